@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Bulkhead",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bulkhead-helper", targets: ["Helper"]),
+        .executable(name: "bulkhead-agent", targets: ["Agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+    ],
+    targets: [
+        // C shims: system libraries and the SCM_RIGHTS helpers Swift cannot import.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp"),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap"),
+        .target(name: "CFDPass"),
+        .target(name: "CProcess"),
+
+        // Wire protocol and fd passing, shared by helper and agent.
+        .target(name: "IPC", dependencies: [
+            "CFDPass",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        // The one config file, its defaults and overrides.
+        .target(name: "Config", dependencies: [
+            "IPC",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Logging set-up (stdout text/JSON + syslog) used by both processes.
+        .target(name: "Runtime", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "Helper", dependencies: [
+            "IPC", "Config", "Runtime", "CSeccomp", "CCap", "CProcess",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .executableTarget(name: "Agent", dependencies: [
+            "IPC", "Config", "Runtime", "CProcess",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .testTarget(name: "IPCTests", dependencies: ["IPC", "Config"]),
+        .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

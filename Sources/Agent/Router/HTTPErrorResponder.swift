@@ -1,0 +1,56 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Runtime
+
+/// Answers a connection the router will not relay with a Docker-style error:
+/// an HTTP status and a JSON body `{"message": ...}` that the docker CLI prints
+/// verbatim ("Error response from daemon: ..."), instead of a dropped connection.
+enum HTTPErrorResponder {
+    static func respond(on fd: Int32, status: HTTPResponseStatus, message: String, group: any EventLoopGroup) {
+        let body = "{\"message\":\(JSONText.quote(message))}\n"
+        _ = ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ErrorAnswer(status: status, body: body))
+                }
+            }
+            .withConnectedSocket(fd)
+            .map { channel in
+                // A client that never finishes its request does not hold the fd forever.
+                channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+            }
+    }
+}
+
+private final class ErrorAnswer: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let status: HTTPResponseStatus
+    let body: String
+    private var answered = false
+
+    init(status: HTTPResponseStatus, body: String) { self.status = status; self.body = body }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            guard !answered else { return }
+            answered = true
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Connection", value: "close")
+            let isHead = request.method == .HEAD
+            headers.add(name: "Content-Length", value: String(body.utf8.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+            if !isHead { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        case .body:
+            break  // discarded: the request will not be served
+        case .end:
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Config
+import IPC
+import Logging
+import NIOCore
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The router service: the system Docker socket (bound by the helper at
+/// `router.listen`) routed to each caller's rootless Docker socket.
+struct RouterService: Service {
+    let config: RouterSection
+    let helper: HelperClient
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    /// How long open connections may keep running after a stop is requested.
+    static let drainSeconds = 10
+
+    func run() async throws {
+        let listener = try helper.bindUnixListener(ListenerName("router")!)
+        guard listen(listener, 1024) == 0 else {
+            let e = errno
+            close(listener)
+            throw Refusal(.systemError, "listen on \(config.listen): errno \(e)")
+        }
+        let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
+        let acceptor = AcceptLoop(listener: listener, logger: logger) { router.route($0) }
+        acceptor.start()
+        logger.notice("listening", metadata: [
+            "listen": "\(config.listen)", "user_socket": "\(config.userSocket)", "root_policy": "\(config.rootPolicy.rawValue)",
+            "max_connections_per_user": "\(config.maxConnectionsPerUser)",
+        ])
+
+        try? await gracefulShutdown()
+        acceptor.stop()
+        close(listener)  // the helper keeps its own copy: clients queue until the next agent
+        var waited = 0
+        while router.liveConnections > 0, waited < Self.drainSeconds * 10 {
+            if waited % 10 == 0 { logger.notice("draining", metadata: ["open_connections": "\(router.liveConnections)"]) }
+            try? await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        logger.notice("stopped", metadata: ["open_connections_left": "\(router.liveConnections)"])
+    }
+}

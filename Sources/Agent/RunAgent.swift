@@ -1,0 +1,59 @@
+import ArgumentParser
+import Config
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Runtime
+import ServiceLifecycle
+
+struct RunAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Serve the enabled services (started by bulkhead-helper).")
+
+    @Option(name: .customLong("ipc-fd"), help: ArgumentHelp("The helper's end of the IPC socketpair.", valueName: "fd"))
+    var ipcFD: Int32
+
+    func run() async throws {
+        if let caps = Self.effectiveCapabilities(), caps != 0 {
+            FileHandle.standardError.write(Data("bulkhead-agent: refusing to run with capabilities (CapEff \(String(caps, radix: 16))); start bulkhead-helper instead\n".utf8))
+            throw ExitCode(1)
+        }
+        let helper = HelperClient(fd: ipcFD)
+        let config: BulkheadConfig
+        do {
+            config = try helper.hello()
+        } catch {
+            FileHandle.standardError.write(Data("bulkhead-agent: no config from the helper: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-agent")
+        let logger = Logger(label: "agent")
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        if let router = config.enabledRouter {
+            services.append(.init(service: RouterService(config: router, helper: helper, group: group, logger: Logger(label: "router"))))
+        }
+        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(config.enabledRouter == nil ? "none" : "router")"])
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            logger.error("stopped with an error", metadata: ["error": "\(error)"])
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        try? await group.shutdownGracefully()
+        logger.notice("stopped")
+    }
+
+    static func effectiveCapabilities() -> UInt64? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }) else { return nil }
+        return UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+    }
+}

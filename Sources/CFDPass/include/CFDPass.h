@@ -1,0 +1,42 @@
+#ifndef BULKHEAD_CFDPASS_H
+#define BULKHEAD_CFDPASS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Flags reported by bh_recv_with_fd about the message just read. */
+enum {
+    BH_RECV_TRUNCATED = 1,       /* payload did not fit the buffer (MSG_TRUNC) */
+    BH_RECV_CTRUNCATED = 2,      /* control data was cut (MSG_CTRUNC); any fd closed */
+    BH_RECV_EXTRA_FDS = 4,       /* more than one fd arrived; all of them closed */
+};
+
+/* Sends one message (one SOCK_SEQPACKET record) with at most one fd (-1 for none).
+   Returns bytes sent, or -1 with errno set. Never raises SIGPIPE. */
+ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+/* Receives one message. *fd_out is the single fd that came with it, or -1.
+   Received fds are close-on-exec. Returns bytes read (0 on EOF) or -1 with errno. */
+ssize_t bh_recv_with_fd(int sock, void *buf, size_t len, int *fd_out, int *flags_out);
+
+/* SO_PEERCRED of a connected AF_UNIX socket. Returns 0, or -1 with errno. */
+int bh_peer_cred(int fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
+
+/* Socket domain and type of fd (SO_DOMAIN, SO_TYPE). Returns 0, or -1 with errno. */
+int bh_socket_kind(int fd, int *domain, int *type);
+
+/* The filesystem path an AF_UNIX socket is bound to (getsockname), NUL-terminated.
+   Returns its length, 0 for unnamed/abstract, or -1 with errno. */
+int bh_unix_socket_path(int fd, char *out, size_t outlen);
+
+/* Binds an AF_UNIX stream socket to path (no listen). Returns the fd or -1 with errno. */
+int bh_bind_unix(const char *path);
+
+/* Connects an AF_UNIX stream socket to path, non-blocking. Returns the fd or -1 with errno. */
+int bh_connect_unix(const char *path);
+
+/* Binds a TCP socket (SO_REUSEADDR) to a numeric IPv4/IPv6 address (no listen).
+   Returns the fd, -1 with errno, or -2 when the address does not parse. */
+int bh_bind_tcp(const char *address, uint16_t port);
+
+#endif

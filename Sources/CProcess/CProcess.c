@@ -1,0 +1,35 @@
+#define _GNU_SOURCE
+#include "CProcess.h"
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int bh_prctl(int option, unsigned long arg2) { return prctl(option, arg2, 0, 0, 0); }
+int bh_clear_ambient(void) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); }
+int bh_setresuid(uid_t uid) { return setresuid(uid, uid, uid); }
+int bh_setresgid(gid_t gid) { return setresgid(gid, gid, gid); }
+int bh_close_from(int lowfd) { return (int)syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0); }
+
+int bh_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int bh_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    return n == (ssize_t)sizeof(info) ? (int)info.ssi_signo : 0;
+}
+
+int bh_unshare_user_namespace(void) { return unshare(CLONE_NEWUSER); }
+
+int bh_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
+int bh_eventfd(void) { return eventfd(0, EFD_CLOEXEC); }

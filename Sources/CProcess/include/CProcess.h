@@ -1,0 +1,34 @@
+#ifndef BULKHEAD_CPROCESS_H
+#define BULKHEAD_CPROCESS_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/signalfd.h>
+
+/* Process-control calls that Glibc does not import into Swift (GNU-only or variadic). */
+int bh_prctl(int option, unsigned long arg2);
+int bh_setresuid(uid_t uid);
+int bh_setresgid(gid_t gid);
+int bh_close_from(int lowfd);
+/* A signalfd for signals already blocked; returns the fd or -1. */
+int bh_signalfd(const int *signals, int count);
+/* Reads one signal number from a signalfd; 0 when none is pending. */
+int bh_signalfd_read(int fd);
+/* unshare(CLONE_NEWUSER): used only to prove the sandbox forbids it. */
+int bh_unshare_user_namespace(void);
+
+/* accept4(SOCK_CLOEXEC), and an eventfd (close-on-exec) used to wake poll loops. */
+int bh_accept(int listener);
+int bh_eventfd(void);
+
+/* prctl options the helper uses, re-exported with stable names. */
+enum {
+    BH_PR_SET_NO_NEW_PRIVS = 38,
+    BH_PR_SET_KEEPCAPS = 8,
+    BH_PR_SET_DUMPABLE = 4,
+    BH_PR_SET_PDEATHSIG = 1,
+    BH_PR_CAPBSET_DROP = 24,
+    BH_PR_SET_SECUREBITS = 28,
+};
+/* Drops all ambient capabilities. */
+int bh_clear_ambient(void);
+#endif

@@ -1,0 +1,92 @@
+import Foundation
+import Yams
+
+/// Loads the config with this precedence, highest first:
+///   1. `--set section.key=value` flags,
+///   2. environment variables `BULKHEAD_SECTION__KEY=value` (double underscore between levels),
+///   3. the YAML file,
+///   4. built-in defaults.
+/// Unknown keys are errors, so a typo never silently falls back to a default.
+public enum ConfigLoader {
+    public static let environmentPrefix = "BULKHEAD_"
+
+    public static func load(
+        yaml: String, environment: [String: String] = [:], overrides: [String] = []
+    ) throws(ConfigError) -> BulkheadConfig {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: yaml) ?? Node.mapping(Node.Mapping([]))
+        } catch {
+            throw ConfigError("the file is not valid YAML: \(error)")
+        }
+        if case .scalar(let s) = root, s.string.isEmpty { root = .mapping(Node.Mapping([])) }
+        guard root.mapping != nil else { throw ConfigError("the top level must be a mapping of sections") }
+
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(environmentPrefix) {
+            let path = name.dropFirst(environmentPrefix.count).lowercased().components(separatedBy: "__")
+            try set(&root, path: path, value: value, source: "environment variable \(name)")
+        }
+        for override in overrides {
+            guard let eq = override.firstIndex(of: "=") else {
+                throw ConfigError("--set \(override.debugDescription) must look like section.key=value")
+            }
+            let path = override[..<eq].components(separatedBy: ".")
+            try set(&root, path: path, value: String(override[override.index(after: eq)...]), source: "--set \(override)")
+        }
+
+        try ConfigSchema.checkKnownKeys(root)
+        let config: BulkheadConfig
+        do {
+            // Yams 5 decodes from text: serialize the overridden tree back first.
+            config = try YAMLDecoder().decode(BulkheadConfig.self, from: try Yams.serialize(node: root))
+        } catch {
+            throw ConfigError("a value has the wrong type: \(describe(error))")
+        }
+        let problems = ConfigValidator.problems(in: config)
+        guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "; ")) }
+        return config
+    }
+
+    public static func load(
+        file path: String, environment: [String: String] = [:], overrides: [String] = []
+    ) throws(ConfigError) -> BulkheadConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read config file \(path)")
+        }
+        do {
+            return try load(yaml: String(decoding: data, as: UTF8.self), environment: environment, overrides: overrides)
+        } catch {
+            throw ConfigError("\(path): \(error.message)")
+        }
+    }
+
+    private static func set(_ node: inout Node, path: [String], value: String, source: String) throws(ConfigError) {
+        guard let key = path.first, !key.isEmpty else { throw ConfigError("\(source): empty key") }
+        if path.count == 1 {
+            node[key] = Node(value)
+            return
+        }
+        var child = node[key] ?? Node.mapping(Node.Mapping([]))
+        guard child.mapping != nil else { throw ConfigError("\(source): \(key) is not a section") }
+        try set(&child, path: Array(path.dropFirst()), value: value, source: source)
+        node[key] = child
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let e = error as? DecodingError {
+            switch e {
+            case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .keyNotFound(_, let ctx), .dataCorrupted(let ctx):
+                let key = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+                return "\(key.isEmpty ? "(top)" : key): \(ctx.debugDescription)"
+            @unknown default: break
+            }
+        }
+        return "\(error)"
+    }
+}
+
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

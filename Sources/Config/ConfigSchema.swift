@@ -1,0 +1,34 @@
+import Yams
+
+/// The set of keys each section accepts, derived from the config types' coding keys.
+enum ConfigSchema {
+    static func checkKnownKeys(_ root: Node) throws(ConfigError) {
+        try check(root, allowed: BulkheadConfig.CodingKeys.allCases.map(\.rawValue), at: "")
+        let sections: [(String, [String])] = [
+            ("helper", HelperSection.CodingKeys.allCases.map(\.rawValue)),
+            ("agent", AgentSection.CodingKeys.allCases.map(\.rawValue)),
+            ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
+        ]
+        for (name, keys) in sections {
+            if let section = root[name] { try check(section, allowed: keys, at: name + ".") }
+        }
+        if let listeners = root["listeners"]?.mapping {
+            for (name, spec) in listeners {
+                try check(spec, allowed: ListenerSpec.CodingKeys.allCases.map(\.rawValue), at: "listeners.\(name.string ?? "?").")
+            }
+        }
+    }
+
+    private static func check(_ node: Node, allowed: [String], at prefix: String) throws(ConfigError) {
+        guard let mapping = node.mapping else {
+            if prefix.isEmpty { throw ConfigError("the top level must be a mapping") }
+            throw ConfigError("\(prefix.dropLast()) must be a mapping of keys")
+        }
+        for key in mapping.keys {
+            let name = key.string ?? "\(key)"
+            guard allowed.contains(name) else {
+                throw ConfigError("unknown key \(prefix)\(name) (known here: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import IPC
+
+/// Semantic checks. Each problem names the key to fix.
+public enum ConfigValidator {
+    public static func problems(in config: BulkheadConfig) -> [String] {
+        var problems: [String] = []
+        if !isAccountName(config.helper.user) { problems.append("helper.user \(config.helper.user.debugDescription) is not an account name") }
+        if !isAccountName(config.agent.user) { problems.append("agent.user \(config.agent.user.debugDescription) is not an account name") }
+        if config.helper.user == config.agent.user { problems.append("helper.user and agent.user must be different accounts") }
+        if !config.agent.path.isEmpty, !isCleanAbsolutePath(config.agent.path) {
+            problems.append("agent.path must be an absolute path without '..'")
+        }
+        if !(1...3600).contains(config.agent.restartBackoffMax) { problems.append("agent.restart_backoff_max must be 1...3600 seconds") }
+
+        for (name, spec) in config.listeners.sorted(by: { $0.key < $1.key }) {
+            let key = "listeners.\(name)"
+            if name == "router" { problems.append("\(key): the name `router` is reserved for router.listen") }
+            if ListenerName(name) == nil { problems.append("\(key): names are [a-z][a-z0-9_-]{0,31}") }
+            switch (spec.unix, spec.tcp) {
+            case (let path?, nil):
+                if !isCleanAbsolutePath(path) { problems.append("\(key).unix must be an absolute path without '..'") }
+                if parseMode(spec.mode) == nil { problems.append("\(key).mode \(spec.mode.debugDescription) is not an octal mode like 0660") }
+            case (nil, let address?):
+                if TCPAddress(address) == nil { problems.append("\(key).tcp \(address.debugDescription) is not ADDRESS:PORT (IPv6 as [::1]:443)") }
+            default:
+                problems.append("\(key) needs exactly one of unix or tcp")
+            }
+        }
+
+        if let router = config.router, router.enabled {
+            if !isCleanAbsolutePath(router.listen) { problems.append("router.listen must be an absolute path without '..'") }
+            if parseMode(router.mode) == nil { problems.append("router.mode \(router.mode.debugDescription) is not an octal mode like 0666") }
+            let template = router.userSocket
+            if !isCleanAbsolutePath(template) || template.components(separatedBy: "%d").count != 2 || template.filter({ $0 == "%" }).count != 1 {
+                problems.append("router.user_socket must be an absolute path with exactly one %d (the uid), e.g. /run/user/%d/docker.sock")
+            }
+            if router.rootPolicy == .socket, !isCleanAbsolutePath(router.rootSocket) {
+                problems.append("router.root_socket must be an absolute path when router.root_policy is socket")
+            }
+            if !(1...10_000).contains(router.maxConnectionsPerUser) { problems.append("router.max_connections_per_user must be 1...10000") }
+        }
+        return problems
+    }
+
+    public static func parseMode(_ text: String) -> UInt32? {
+        guard !text.isEmpty, text.count <= 4, let v = UInt32(text, radix: 8), v <= 0o777 else { return nil }
+        return v
+    }
+
+    public static func isCleanAbsolutePath(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.utf8.count < 108 && !path.split(separator: "/").contains("..")
+            && !path.contains("\0") && !path.contains("//")
+    }
+
+    static func isAccountName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 32 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+}
+
+/// "ADDRESS:PORT" with IPv6 in brackets.
+public struct TCPAddress: Equatable, Sendable {
+    public var host: String
+    public var port: UInt16
+
+    public init?(_ text: String) {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()), p > 0 else { return nil }
+            port = p
+        } else {
+            guard let colon = text.lastIndex(of: ":"), let p = UInt16(text[text.index(after: colon)...]), p > 0 else { return nil }
+            host = String(text[..<colon])
+            port = p
+        }
+        if host.isEmpty { return nil }
+    }
+}

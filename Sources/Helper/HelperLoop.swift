@@ -1,0 +1,122 @@
+import IPC
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The helper after it has dropped privileges: one thread, one poll loop over the
+/// signalfd and the agent's channel. It restarts a dead agent with backoff and
+/// survives anything the agent sends.
+final class HelperLoop {
+    enum AgentSource {
+        /// Normal operation: the spawner (re)starts the agent.
+        case spawner(Spawner, backoffMax: Double)
+        /// Audit/test mode: serve one inherited channel and exit when it closes.
+        case inherited(PacketChannel)
+    }
+
+    private let handler: RequestHandler
+    private let binder: ListenerBinder
+    private let signals: SignalChannel
+    private let source: AgentSource
+    private let logger: Logger
+    private var agent: PacketChannel?
+    private var agentStartedAt = 0.0
+    private var restartAt: Double?
+    private var backoff = 0.5
+
+    init(handler: RequestHandler, binder: ListenerBinder, signals: SignalChannel, source: AgentSource, logger: Logger) {
+        self.handler = handler; self.binder = binder; self.signals = signals; self.source = source; self.logger = logger
+    }
+
+    func run() -> Int32 {
+        switch source {
+        case .inherited(let channel): agent = channel
+        case .spawner: startAgent()
+        }
+        while true {
+            var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+            if let agent { fds.append(pollfd(fd: agent.fd, events: Int16(POLLIN), revents: 0)) }
+            let timeout = restartAt.map { max(0, Int32(($0 - Monotonic.now) * 1000)) } ?? -1
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
+            if ready < 0 && errno != EINTR { logger.critical("poll failed", metadata: ["errno": "\(errno)"]); return shutdown(code: 1) }
+
+            if fds[0].revents != 0, let code = handleSignals() { return shutdown(code: code) }
+            if fds.count > 1, fds[1].revents != 0, let channel = agent, !serveOne(channel) {
+                if case .inherited = source { return shutdown(code: 0) }
+                agentLost()
+            }
+            if let due = restartAt, Monotonic.now >= due { restartAt = nil; startAgent() }
+        }
+    }
+
+    /// Answers one request; false when the agent is gone.
+    private func serveOne(_ channel: PacketChannel) -> Bool {
+        let received: PacketChannel.Received
+        do { received = try channel.receive(limit: Frame.maxRequestSize) } catch { return false }
+        if received.isEndOfStream { return false }
+        let (reply, fd) = handler.handle(received)
+        defer { if fd >= 0 { close(fd) } }
+        do { try channel.send(reply, fd: fd) } catch { return false }
+        return true
+    }
+
+    private func startAgent() {
+        guard case .spawner(let spawner, _) = source else { return }
+        do {
+            agent = try spawner.launchAgent()
+            handler.resetSession()
+            agentStartedAt = Monotonic.now
+        } catch {
+            logger.error("cannot start the agent", metadata: ["error": "\(error)"])
+            scheduleRestart()
+        }
+    }
+
+    private func agentLost() {
+        agent?.close()
+        agent = nil
+        if Monotonic.now - agentStartedAt > 30 { backoff = 0.5 }  // it had been healthy
+        logger.warning("agent connection lost; restarting", metadata: ["in_seconds": "\(backoff)"])
+        scheduleRestart()
+    }
+
+    private func scheduleRestart() {
+        guard case .spawner(_, let backoffMax) = source else { return }
+        restartAt = Monotonic.now + backoff
+        backoff = min(backoff * 2, backoffMax)
+    }
+
+    /// Returns an exit code when the helper should stop.
+    private func handleSignals() -> Int32? {
+        while let sig = signals.next() {
+            switch sig {
+            case SIGTERM, SIGINT:
+                logger.notice("stopping", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                return 0
+            case SIGHUP:
+                logger.notice("SIGHUP ignored: restart bulkhead-helper to apply a new config")
+            case SIGCHLD:
+                if case .spawner(let spawner, _) = source {
+                    var status: Int32 = 0
+                    if waitpid(spawner.pid, &status, WNOHANG) == spawner.pid {
+                        logger.critical("the agent spawner died; cannot restart the agent", metadata: ["status": "\(status)"])
+                        return 1
+                    }
+                }
+            default:
+                break
+            }
+        }
+        return nil
+    }
+
+    private func shutdown(code: Int32) -> Int32 {
+        agent?.close()
+        agent = nil
+        if case .spawner(let spawner, _) = source { spawner.stop() }
+        binder.closeAll()
+        logger.notice("stopped")
+        return code
+    }
+}

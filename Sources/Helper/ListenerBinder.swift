@@ -1,0 +1,100 @@
+import CFDPass
+import IPC
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Binds (never listens on: SwiftNIO's withBoundSocket does that) the sockets of
+/// the listener table. Each socket is bound once and kept, so an agent restart
+/// gets the same socket back and clients queue in its backlog meanwhile.
+final class ListenerBinder {
+    private let table: ListenerTable
+    private let logger: Logger
+    private var bound: [ListenerName: Int32] = [:]
+    /// Unix socket paths this helper created, with their inode, removed at shutdown.
+    private var created: [(path: String, inode: ino_t)] = []
+
+    init(table: ListenerTable, logger: Logger) { self.table = table; self.logger = logger }
+
+    /// Returns a new fd (a dup of the kept one) for the caller to send and close.
+    func socket(named name: ListenerName, unix wantUnix: Bool) throws(Refusal) -> Int32 {
+        guard let entry = table[name] else { throw Refusal(.unknownName, "no listener named \(name) in the helper's config") }
+        switch (entry.endpoint, wantUnix) {
+        case (.unix, false): throw Refusal(.unknownName, "listener \(name) is a Unix socket, not TCP")
+        case (.tcp, true): throw Refusal(.unknownName, "listener \(name) is a TCP socket, not Unix")
+        default: break
+        }
+        let fd: Int32
+        if let existing = bound[name] {
+            fd = existing
+        } else {
+            fd = try bind(entry)
+            bound[name] = fd
+        }
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { throw Refusal(.systemError, "dup: \(String(cString: strerror(errno)))") }
+        return copy
+    }
+
+    private func bind(_ entry: ListenerTable.Entry) throws(Refusal) -> Int32 {
+        switch entry.endpoint {
+        case .unix(let path, let mode, let uid, let gid):
+            try clearStaleSocket(at: path, configKey: entry.configKey)
+            let previous = umask(0o177)  // the socket appears 0600, then opens up to its mode
+            let fd = bh_bind_unix(path)
+            let bindErrno = errno
+            umask(previous)
+            guard fd >= 0 else { throw Refusal(.systemError, "bind \(path) (\(entry.configKey)): \(String(cString: strerror(bindErrno)))") }
+            guard chmod(path, mode) == 0, chown(path, uid, gid) == 0 else {
+                let e = errno
+                close(fd); unlink(path)
+                throw Refusal(.systemError, "set mode/owner of \(path): \(String(cString: strerror(e)))")
+            }
+            var st = stat()
+            if lstat(path, &st) == 0 { created.append((path, st.st_ino)) }
+            logger.info("bound unix listener", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))", "uid": "\(uid)", "gid": "\(gid)"])
+            return fd
+        case .tcp(let host, let port):
+            let fd = bh_bind_tcp(host, port)
+            if fd == -2 { throw Refusal(.systemError, "\(entry.configKey): \(host) is not a numeric address") }
+            guard fd >= 0 else { throw Refusal(.systemError, "bind \(host):\(port) (\(entry.configKey)): \(String(cString: strerror(errno)))") }
+            logger.info("bound tcp listener", metadata: ["address": "\(host)", "port": "\(port)"])
+            return fd
+        }
+    }
+
+    /// A leftover socket nobody serves is removed; a live one, or anything that is
+    /// not a socket, is refused: the helper never steals or deletes another
+    /// daemon's socket.
+    private func clearStaleSocket(at path: String, configKey: String) throws(Refusal) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard st.st_mode & S_IFMT == S_IFSOCK else {
+            throw Refusal(.conflict, "\(path) exists and is not a socket; remove it or change \(configKey)")
+        }
+        let probe = bh_connect_unix(path)
+        if probe >= 0 {
+            close(probe)
+            throw Refusal(.conflict,
+                "\(path) is a live socket owned by uid \(st.st_uid) (another daemon, e.g. a rootful dockerd, serves it); "
+                + "change \(configKey) or stop that daemon")
+        }
+        guard errno == ECONNREFUSED else {
+            throw Refusal(.conflict, "\(path) exists and cannot be probed (\(String(cString: strerror(errno)))); change \(configKey)")
+        }
+        guard unlink(path) == 0 else { throw Refusal(.systemError, "remove stale socket \(path): \(String(cString: strerror(errno)))") }
+        logger.notice("removed stale socket", metadata: ["path": "\(path)"])
+    }
+
+    /// Closes every kept socket and removes the files this helper created.
+    func closeAll() {
+        for fd in bound.values { close(fd) }
+        bound.removeAll()
+        for (path, inode) in created {
+            var st = stat()
+            if lstat(path, &st) == 0, st.st_ino == inode { unlink(path) }
+        }
+        created.removeAll()
+    }
+}

@@ -1,0 +1,46 @@
+import Config
+import IPC
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every socket the agent may ask the helper to bind, resolved from config at
+/// start-up (names, modes and owners turned into numbers while /etc is readable).
+struct ListenerTable {
+    enum Endpoint: Equatable {
+        case unix(path: String, mode: mode_t, uid: uid_t, gid: gid_t)
+        case tcp(host: String, port: UInt16)
+    }
+
+    struct Entry: Equatable {
+        var endpoint: Endpoint
+        /// The config key a person edits to change it, for error messages.
+        var configKey: String
+    }
+
+    private(set) var entries: [ListenerName: Entry] = [:]
+
+    init(config: BulkheadConfig) throws(ConfigError) {
+        if let router = config.enabledRouter {
+            guard let gid = Account.groupID(router.group) else { throw ConfigError("router.group: no group \(router.group.debugDescription)") }
+            entries[ListenerName("router")!] = Entry(
+                endpoint: .unix(path: router.listen, mode: ConfigValidator.parseMode(router.mode)!, uid: 0, gid: gid),
+                configKey: "router.listen")
+        }
+        for (raw, spec) in config.listeners {
+            let name = ListenerName(raw)!  // validated by ConfigValidator
+            let key = "listeners.\(raw)"
+            if let path = spec.unix {
+                guard let owner = Account.named(spec.owner) else { throw ConfigError("\(key).owner: no user \(spec.owner.debugDescription)") }
+                guard let gid = Account.groupID(spec.group) else { throw ConfigError("\(key).group: no group \(spec.group.debugDescription)") }
+                entries[name] = Entry(
+                    endpoint: .unix(path: path, mode: ConfigValidator.parseMode(spec.mode)!, uid: owner.uid, gid: gid),
+                    configKey: "\(key).unix")
+            } else if let tcp = spec.tcp, let address = TCPAddress(tcp) {
+                entries[name] = Entry(endpoint: .tcp(host: address.host, port: address.port), configKey: "\(key).tcp")
+            }
+        }
+    }
+
+    subscript(name: ListenerName) -> Entry? { entries[name] }
+}

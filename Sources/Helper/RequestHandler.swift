@@ -1,0 +1,73 @@
+import Config
+import IPC
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decodes, validates and answers one agent session's requests. Like OpenSSH's
+/// monitor, it tracks what is permitted now: `hello` first and once, everything
+/// else only after it. Any refusal is logged and has no effect.
+final class RequestHandler {
+    private let binder: ListenerBinder
+    private let connector: DockerSocketConnector
+    private let configDocument: [UInt8]
+    private let logger: Logger
+    private var greeted = false
+
+    init(binder: ListenerBinder, connector: DockerSocketConnector, configDocument: [UInt8], logger: Logger) {
+        self.binder = binder; self.connector = connector; self.configDocument = configDocument; self.logger = logger
+    }
+
+    /// A new agent session starts un-greeted.
+    func resetSession() { greeted = false }
+
+    /// Handles one received record and returns the reply frame with the fd to
+    /// attach (or -1). Consumes (closes) any fd that came with the record.
+    func handle(_ received: PacketChannel.Received) -> (Frame, Int32) {
+        defer { if received.fd >= 0 { close(received.fd) } }
+        var id: UInt32 = 0
+        do throws(Refusal) {
+            if received.truncated { throw Refusal(.oversized, "request larger than \(Frame.maxRequestSize) bytes") }
+            if received.fdProblem { throw Refusal(.malformed, "request carried more than one fd or cut control data") }
+            let frame: Frame
+            let request: Request
+            do throws(IPCError) {
+                frame = try Frame.decode(received.record[...], expected: .request)
+                id = frame.id
+                request = try Request.decode(frame, hasFD: received.fd >= 0)
+            } catch {
+                throw Refusal(error.refusal, error.description)
+            }
+            let (payload, fd) = try perform(request, proof: received.fd)
+            logger.info("granted", metadata: ["request": "\(request)", "id": "\(id)"])
+            return (Reply.ok(payload: payload).frame(id: id), fd)
+        } catch {
+            logger.warning("refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)", "id": "\(id)"])
+            return (Reply.refused(error).frame(id: id), -1)
+        }
+    }
+
+    private func perform(_ request: Request, proof: Int32) throws(Refusal) -> ([UInt8], Int32) {
+        switch request {
+        case .hello(let version):
+            guard !greeted else { throw Refusal(.notPermittedNow, "hello was already received in this session") }
+            guard version == Frame.version else { throw Refusal(.unsupportedVersion, "agent speaks protocol \(version), helper \(Frame.version)") }
+            greeted = true
+            return (configDocument, -1)
+        case .bindUnixListener(let name):
+            try requireGreeting(request)
+            return ([], try binder.socket(named: name, unix: true))
+        case .bindTCPListener(let name):
+            try requireGreeting(request)
+            return ([], try binder.socket(named: name, unix: false))
+        case .connectUserDockerSocket(let uid):
+            try requireGreeting(request)
+            return ([], try connector.connect(uid: uid, proof: proof))
+        }
+    }
+
+    private func requireGreeting(_ request: Request) throws(Refusal) {
+        guard greeted else { throw Refusal(.notPermittedNow, "\(request.type) before hello") }
+    }
+}

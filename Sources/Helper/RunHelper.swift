@@ -1,0 +1,100 @@
+import ArgumentParser
+import Config
+import Foundation
+import IPC
+import Logging
+import Runtime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunHelper: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the helper and the agent it supervises (the default).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .customLong("ipc-fd"), help: ArgumentHelp(
+        "Boundary audit mode: serve the IPC on this inherited SOCK_SEQPACKET fd instead of spawning the agent. "
+        + "Lets a test play a fully compromised agent against the real, sandboxed helper.",
+        valueName: "fd"))
+    var ipcFD: Int32?
+
+    func run() throws {
+        let config = try options.load()
+        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-helper")
+        let logger = Logger(label: "helper")
+        do {
+            try start(config, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+
+    private func start(_ config: BulkheadConfig, logger: Logger) throws {
+        guard let helperAccount = Account.named(config.helper.user) else {
+            throw ValidationError("helper.user \(config.helper.user) does not exist; `make install` creates it (useradd --system \(config.helper.user))")
+        }
+        let table = try ListenerTable(config: config)
+        let document = Array(try JSONEncoder().encode(config))
+
+        let source: HelperLoop.AgentSource
+        if let ipcFD {
+            source = .inherited(PacketChannel(fd: ipcFD))
+        } else {
+            guard let agentAccount = Account.named(config.agent.user) else {
+                throw ValidationError("agent.user \(config.agent.user) does not exist; `make install` creates it (useradd --system \(config.agent.user))")
+            }
+            let path = try agentBinary(config)
+            source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
+                              backoffMax: config.agent.restartBackoffMax)
+        }
+        guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
+
+        // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
+        tzset()
+        logger.info("dropping privileges", metadata: ["to": "\(config.helper.user)"])
+        try PrivilegeDrop.toHelper(helperAccount)
+        try Sandbox.install()
+        logger.notice("ready", metadata: [
+            "uid": "\(helperAccount.uid)",
+            "capabilities": "\(HelperCapabilities.kept.map(\.1).joined(separator: ","))",
+            "seccomp": "allow-list, default kill-process",
+            "listeners": "\(table.entries.keys.map(\.rawValue).sorted().joined(separator: ","))",
+        ])
+
+        let binder = ListenerBinder(table: table, logger: Logger(label: "helper.listeners"))
+        let handler = RequestHandler(
+            binder: binder, connector: DockerSocketConnector(router: config.router), configDocument: document,
+            logger: Logger(label: "helper.ipc"))
+        let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source, logger: logger).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func agentBinary(_ config: BulkheadConfig) throws -> String {
+        var path = config.agent.path
+        if path.isEmpty {
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            path = (me as NSString).deletingLastPathComponent + "/bulkhead-agent"
+        }
+        guard access(path, X_OK) == 0 else {
+            throw ValidationError("the agent binary \(path) is missing or not executable; set agent.path")
+        }
+        return path
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate the config and print the effective result as JSON.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try options.load()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(config), as: UTF8.self))
+    }
+}

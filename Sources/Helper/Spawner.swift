@@ -1,0 +1,159 @@
+import CProcess
+import IPC
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent launcher. Forked from the helper while it is still root, it becomes
+/// the agent's account with no capabilities at all, so the helper itself never
+/// needs CAP_SETUID or execve. It owns nothing the agent does not: a compromised
+/// agent gains nothing by controlling it.
+///
+/// Protocol on its channel: each record carries one fd, the agent's end of a fresh
+/// IPC socketpair, meaning "(re)start the agent with this". End of stream means stop.
+struct Spawner {
+    let pid: pid_t
+    let channel: PacketChannel
+
+    struct Launch {
+        var agentPath: String
+        var account: Account
+    }
+
+    static func start(_ launch: Launch, logger: Logger) throws(SystemCallError) -> Spawner {
+        let (helperEnd, spawnerEnd) = try PacketChannel.pair()
+        // Everything exec needs is built before fork.
+        let argv = [launch.agentPath, "run", "--ipc-fd", "3"]
+        let env = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=\(launch.account.home)", "USER=\(launch.account.name)", "LANG=C.UTF-8"]
+        let pid = fork()
+        if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
+        if pid == 0 {
+            helperEnd.close()
+            SpawnerProcess(channel: spawnerEnd, argv: argv, env: env, logger: logger).run(as: launch.account)
+        }
+        spawnerEnd.close()
+        return Spawner(pid: pid, channel: helperEnd)
+    }
+
+    /// Starts (or restarts) the agent on a new IPC channel; returns the helper's end.
+    func launchAgent() throws(SystemCallError) -> PacketChannel {
+        let (helperSide, agentSide) = try PacketChannel.pair()
+        defer { agentSide.close() }
+        do {
+            try channel.send(Frame(kind: .request, type: 0, id: 0, payload: []), fd: agentSide.fd)
+        } catch {
+            helperSide.close()
+            throw error
+        }
+        return helperSide
+    }
+
+    /// Asks the spawner to stop the agent and exit, then reaps it (bounded wait).
+    func stop(timeoutSeconds: Double = 15) {
+        channel.close()
+        let deadline = Monotonic.now + timeoutSeconds
+        while Monotonic.now < deadline {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno == ECHILD) { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}
+
+/// The spawner's own loop, in the forked child.
+private struct SpawnerProcess {
+    let channel: PacketChannel
+    let argv: [String]
+    let env: [String]
+    let logger: Logger
+
+    func run(as account: Account) -> Never {
+        do {
+            try PrivilegeDrop.toUnprivileged(account)
+        } catch {
+            logger.critical("spawner cannot drop privileges", metadata: ["error": "\(error)"])
+            _exit(70)
+        }
+        // Terminal signals are the helper's to act on; it stops us by closing the channel.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        var agent: pid_t = 0
+        while true {
+            var pfd = pollfd(fd: channel.fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 200)
+            reapExited(&agent)
+            guard pfd.revents != 0 else { continue }
+            guard let received = try? channel.receive(limit: 64), !received.isEndOfStream else {
+                stopAgent(&agent)
+                _exit(0)
+            }
+            guard received.fd >= 0 else { continue }
+            if agent > 0 { kill(agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
+            agent = spawn(ipc: received.fd)
+            close(received.fd)
+        }
+    }
+
+    private func spawn(ipc: Int32) -> pid_t {
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        let pid = fork()
+        if pid == 0 {
+            for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(sig, SIG_DFL) }
+            setsid()  // keep terminal signals away; the helper decides when the agent stops
+            _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGTERM))
+            if ipc == 3 { _ = fcntl(3, F_SETFD, 0) } else { dup2(ipc, 3) }
+            _ = bh_close_from(4)
+            execve(cArgv[0]!, cArgv, cEnv)
+            _exit(127)
+        }
+        for p in cArgv + cEnv { free(p) }
+        if pid < 0 {
+            logger.error("cannot fork the agent", metadata: ["errno": "\(errno)"])
+        } else {
+            logger.info("agent started", metadata: ["pid": "\(pid)", "path": "\(argv[0])"])
+        }
+        return pid
+    }
+
+    private func reapExited(_ agent: inout pid_t) {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            let how = status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
+            logger.notice("agent exited", metadata: ["pid": "\(pid)", "how": "\(how)"])
+            if pid == agent { agent = 0 }
+        }
+    }
+
+    private func stopAgent(_ agent: inout pid_t) {
+        guard agent > 0 else { return }
+        kill(agent, SIGTERM)
+        let deadline = Monotonic.now + 10
+        while Monotonic.now < deadline {
+            reapExited(&agent)
+            if agent == 0 { return }
+            usleep(50_000)
+        }
+        logger.warning("agent did not stop within 10 s; killing it", metadata: ["pid": "\(agent)"])
+        kill(agent, SIGKILL)
+        var s: Int32 = 0
+        waitpid(agent, &s, 0)
+        agent = 0
+    }
+}
+
+enum Monotonic {
+    static var now: Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,20 @@
+/// The name of a socket the helper binds from its own configuration. Names are
+/// short identifiers, never paths: `^[a-z][a-z0-9_-]{0,31}$`.
+public struct ListenerName: Hashable, Sendable, CustomStringConvertible {
+    public static let maxLength = 32
+    public let rawValue: String
+
+    public init?(_ raw: String) {
+        let bytes = Array(raw.utf8)
+        guard let first = bytes.first, bytes.count <= Self.maxLength, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),
+              bytes.allSatisfy({ Self.allowed($0) }) else { return nil }
+        rawValue = raw
+    }
+
+    private static func allowed(_ b: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+            || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+    }
+
+    public var description: String { rawValue }
+}

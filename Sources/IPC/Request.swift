@@ -1,0 +1,77 @@
+/// The helper's whole request vocabulary: typed intents, never rule text, shell
+/// words or free paths. Each case has a fixed wire type, an exact payload shape,
+/// and says whether it must carry exactly one fd.
+///
+/// To add an intent: a case here, its `RequestType`, encode/decode arms, a
+/// handler in the helper, and a negative test in BoundaryTests.
+public enum Request: Equatable, Sendable {
+    /// First message of a session: the agent's protocol version. Reply: the config.
+    case hello(protocolVersion: UInt8)
+    /// Bind the Unix socket the helper's config names `name` (path, mode, owner are the helper's).
+    case bindUnixListener(name: ListenerName)
+    /// Bind the TCP socket the helper's config names `name`.
+    case bindTCPListener(name: ListenerName)
+    /// Connect to the Docker socket of `uid`. Carries the client connection as proof:
+    /// the helper reads its SO_PEERCRED itself and refuses unless it is `uid`.
+    case connectUserDockerSocket(uid: UInt32)
+
+    public var type: RequestType {
+        switch self {
+        case .hello: .hello
+        case .bindUnixListener: .bindUnixListener
+        case .bindTCPListener: .bindTCPListener
+        case .connectUserDockerSocket: .connectUserDockerSocket
+        }
+    }
+
+    public func encodePayload() -> [UInt8] {
+        var w = WireWriter()
+        switch self {
+        case .hello(let v): w.u8(v)
+        case .bindUnixListener(let name), .bindTCPListener(let name): w.string(name.rawValue)
+        case .connectUserDockerSocket(let uid): w.u32(uid)
+        }
+        return w.bytes
+    }
+
+    /// Decodes and validates a request frame. Throws for an unknown type, a payload
+    /// of the wrong shape, or an fd where none belongs / none where one must be.
+    public static func decode(_ frame: Frame, hasFD: Bool) throws(IPCError) -> Request {
+        guard let type = RequestType(rawValue: frame.type) else { throw .unknownType(frame.type) }
+        guard hasFD == type.carriesFD else {
+            throw .malformed(type.carriesFD ? "\(type) needs exactly one proof fd" : "\(type) carries no fd")
+        }
+        var r = WireReader(frame.payload[...])
+        let request: Request
+        switch type {
+        case .hello:
+            request = .hello(protocolVersion: try r.u8())
+        case .bindUnixListener, .bindTCPListener:
+            let raw = try r.string(max: ListenerName.maxLength)
+            guard let name = ListenerName(raw) else { throw .malformed("invalid listener name \(raw.debugDescription)") }
+            request = type == .bindUnixListener ? .bindUnixListener(name: name) : .bindTCPListener(name: name)
+        case .connectUserDockerSocket:
+            request = .connectUserDockerSocket(uid: try r.u32())
+        }
+        try r.finish()
+        return request
+    }
+}
+
+public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    case hello = 0x0001
+    case bindUnixListener = 0x0101
+    case bindTCPListener = 0x0102
+    case connectUserDockerSocket = 0x0201
+
+    public var carriesFD: Bool { self == .connectUserDockerSocket }
+
+    public var description: String {
+        switch self {
+        case .hello: "hello"
+        case .bindUnixListener: "bindUnixListener"
+        case .bindTCPListener: "bindTCPListener"
+        case .connectUserDockerSocket: "connectUserDockerSocket"
+        }
+    }
+}
