@@ -1,0 +1,172 @@
+import Foundation
+import IPC
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// connectUserDockerSocket(uid): the proof must be a connection accepted on
+/// router.listen whose kernel-reported peer is `uid`, and the daemon that
+/// answers must run as `uid`. Uses the real accounts alice, bob and carol.
+final class ConnectIntentTests: XCTestCase {
+    var fixture: TestFixture!
+    var helper: HelperUnderTest!
+    var router: Int32 = -1
+    var clients: [Process] = []
+
+    override func setUpWithError() throws {
+        try HelperUnderTest.requireRoot()
+        guard TestFixture.uid(of: "carol") != nil, TestFixture.uid(of: "bob") != nil else {
+            throw XCTSkip("test users missing: run `make test` (scripts/testenv.sh up creates them)")
+        }
+        fixture = try TestFixture()
+        helper = try HelperUnderTest(configPath: fixture.configPath)
+        try helper.hello()
+        let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("router")!))
+        XCTAssertEqual(reply, .ok(payload: []))
+        router = fd
+        XCTAssertEqual(listen(router, 16), 0)
+    }
+
+    override func tearDown() {
+        for c in clients where c.isRunning { c.terminate() }
+        if router >= 0 { close(router) }
+        helper = nil
+        fixture?.remove()
+    }
+
+    /// A real connection to router.listen made by `user`; returns our accepted end.
+    private func proof(from user: String) throws -> Int32 {
+        clients.append(try TestFixture.connect(as: user, to: fixture.routerSocket))
+        let fd = TestFixture.acceptOne(router)
+        XCTAssertGreaterThanOrEqual(fd, 0, "no connection from \(user)")
+        return fd
+    }
+
+    private func userDir(_ uid: UInt32) -> String { "\(fixture.userSockets)/\(uid)" }
+
+    func testMissingProofIsRefused() throws {
+        let frame = Frame(kind: .request, type: RequestType.connectUserDockerSocket.rawValue, id: 7,
+                          payload: Request.connectUserDockerSocket(uid: 1001).encodePayload())
+        assertRefused(try helper.callRaw(frame.encoded()), .malformed)
+    }
+
+    func testMalformedUIDPayloadIsRefused() throws {
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        let frame = Frame(kind: .request, type: RequestType.connectUserDockerSocket.rawValue, id: 7, payload: [0, 0, 3])
+        assertRefused(try helper.callRaw(frame.encoded(), fd: fd), .malformed)
+    }
+
+    func testProofThatIsNotASocketIsRefused() throws {
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        assertRefused(try helper.call(.connectUserDockerSocket(uid: 1001), fd: fds[0]), .proofRejected)
+    }
+
+    func testProofFromAnotherSocketIsRefused() throws {
+        // A socketpair the agent made itself: its peer is the agent, and it was not accepted on router.listen.
+        let (a, b) = try PacketChannel.pair()
+        defer { a.close(); b.close() }
+        assertRefused(try helper.call(.connectUserDockerSocket(uid: 0), fd: a.fd), .proofRejected)
+    }
+
+    func testForgedProofOfAnotherUIDIsRefused() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        let bob = try XCTUnwrap(TestFixture.uid(of: "bob"))
+        let fd = try proof(from: "bob")
+        defer { close(fd) }
+        // Bob's connection presented as proof for carol: refused, whatever carol's daemon state.
+        mkdir(userDir(carol), 0o700)
+        chown(userDir(carol), carol, carol)
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .proofRejected)
+        XCTAssertTrue(message.contains("uid \(bob)"), message)
+    }
+
+    func testUserWithoutDaemonGetsNotFound() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .notFound)
+        XCTAssertTrue(message.contains("no rootless Docker daemon for uid \(carol)"), message)
+    }
+
+    func testRootIsRefusedByDefaultPolicy() throws {
+        let connection = try TestFixture.connectAsSelf(to: fixture.routerSocket)
+        defer { close(connection) }
+        let fd = TestFixture.acceptOne(router)
+        defer { close(fd) }
+        assertRefused(try helper.call(.connectUserDockerSocket(uid: 0), fd: fd), .policyRefused)
+    }
+
+    func testSymlinkPlantedByTheUserIsRefused() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        // Carol points "her" socket at a root daemon's socket to borrow its power.
+        let rootDaemon = TestFixture.listeningSocket(at: "\(fixture.dir)/root-daemon.sock")
+        defer { close(rootDaemon) }
+        mkdir(userDir(carol), 0o700)
+        chown(userDir(carol), carol, carol)
+        symlink("\(fixture.dir)/root-daemon.sock", "\(userDir(carol))/docker.sock")
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .proofRejected)
+        var pfd = pollfd(fd: rootDaemon, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&pfd, 1, 200), 0, "the root daemon must not have been connected to")
+    }
+
+    func testDaemonRunningAsAnotherUIDIsRefused() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        mkdir(userDir(carol), 0o700)
+        chown(userDir(carol), carol, carol)
+        // A socket at the right path, but served by root: not carol's daemon.
+        let impostor = TestFixture.listeningSocket(at: "\(userDir(carol))/docker.sock")
+        defer { close(impostor) }
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .proofRejected)
+        XCTAssertTrue(message.contains("does not run as uid"), message)
+    }
+
+    func testGenuineProofReachesTheUsersOwnDaemon() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        mkdir(userDir(carol), 0o700)
+        chown(userDir(carol), carol, carol)
+        // Carol's "daemon": a listener run as carol (python3 via runuser) in her 0700 directory.
+        let daemonPath = "\(userDir(carol))/docker.sock"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        daemon.arguments = ["-u", "carol", "--", "python3", "-c",
+                            "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('\(daemonPath)'); s.listen(4); c,_=s.accept(); c.sendall(b'carol-daemon'); time.sleep(5)"]
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        clients.append(daemon)
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: daemonPath) { usleep(50_000) }
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        let (reply, upstream) = try helper.call(.connectUserDockerSocket(uid: carol), fd: fd)
+        XCTAssertEqual(reply, .ok(payload: []))
+        XCTAssertGreaterThanOrEqual(upstream, 0)
+        defer { close(upstream) }
+        var pfd = pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&pfd, 1, 5000), 1)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = read(upstream, &buffer, buffer.count)
+        XCTAssertEqual(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self), "carol-daemon")
+    }
+}
+
+extension TestFixture {
+    /// A connection from this (root) process.
+    static func connectAsSelf(to path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { throw SystemCallError(call: "connect", errno: errno) }
+        return fd
+    }
+}

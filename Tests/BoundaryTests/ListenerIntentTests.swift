@@ -1,0 +1,111 @@
+import IPC
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// bindUnixListener / bindTCPListener: only names from the helper's config, with
+/// the mode and owner from the config; never another daemon's live socket.
+final class ListenerIntentTests: XCTestCase {
+    var fixture: TestFixture!
+    var helper: HelperUnderTest!
+
+    override func setUpWithError() throws {
+        try HelperUnderTest.requireRoot()
+        fixture = try TestFixture()
+        helper = try HelperUnderTest(configPath: fixture.configPath)
+        try helper.hello()
+    }
+
+    override func tearDown() {
+        helper = nil
+        fixture?.remove()
+    }
+
+    func testUnixListenerGetsConfiguredModeAndOwner() throws {
+        let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("extra")!))
+        XCTAssertEqual(reply, .ok(payload: []))
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var st = stat()
+        XCTAssertEqual(lstat(fixture.extraSocket, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFSOCK)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+        XCTAssertEqual(st.st_uid, TestFixture.uid(of: "nobody"))
+        XCTAssertEqual(listen(fd, 4), 0, "the fd handed over must be the bound socket")
+    }
+
+    func testUnknownUnixNameIsRefusedWithNoEffect() throws {
+        let message = assertRefused(try helper.call(.bindUnixListener(name: ListenerName("nosuch")!)), .unknownName)
+        XCTAssertTrue(message.contains("nosuch"))
+    }
+
+    func testPathLikeNameIsRefusedAsMalformed() throws {
+        for raw in ["../etc/passwd", "/run/docker.sock", "Router", "", String(repeating: "a", count: 40), "a b"] {
+            var w = WireWriter()
+            w.string(raw)
+            let frame = Frame(kind: .request, type: RequestType.bindUnixListener.rawValue, id: 5, payload: w.bytes)
+            assertRefused(try helper.callRaw(frame.encoded()), .malformed)
+            let tcp = Frame(kind: .request, type: RequestType.bindTCPListener.rawValue, id: 6, payload: w.bytes)
+            assertRefused(try helper.callRaw(tcp.encoded()), .malformed)
+        }
+    }
+
+    func testKindMismatchIsRefused() throws {
+        assertRefused(try helper.call(.bindTCPListener(name: ListenerName("extra")!)), .unknownName)
+        assertRefused(try helper.call(.bindUnixListener(name: ListenerName("priv")!)), .unknownName)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.extraSocket))
+    }
+
+    func testLiveSocketOfAnotherDaemonIsNeverStolen() throws {
+        let other = TestFixture.listeningSocket(at: fixture.liveSocket)
+        defer { close(other) }
+        var before = stat()
+        lstat(fixture.liveSocket, &before)
+        let message = assertRefused(try helper.call(.bindUnixListener(name: ListenerName("live")!)), .conflict)
+        XCTAssertTrue(message.contains("listeners.live.unix"), "the refusal names the config key: \(message)")
+        var after = stat()
+        XCTAssertEqual(lstat(fixture.liveSocket, &after), 0, "the other daemon's socket must still exist")
+        XCTAssertEqual(before.st_ino, after.st_ino)
+    }
+
+    func testNonSocketFileIsNeverDeleted() throws {
+        _ = FileManager.default.createFile(atPath: fixture.liveSocket, contents: Data("precious".utf8))
+        assertRefused(try helper.call(.bindUnixListener(name: ListenerName("live")!)), .conflict)
+        XCTAssertEqual(FileManager.default.contents(atPath: fixture.liveSocket), Data("precious".utf8))
+    }
+
+    func testStaleSocketIsReplaced() throws {
+        let dead = TestFixture.listeningSocket(at: fixture.staleSocket)
+        close(dead)  // the file stays, nobody listens: stale
+        let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("stale")!))
+        XCTAssertEqual(reply, .ok(payload: []))
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
+    }
+
+    func testPrivilegedTCPPortIsBoundOnTheConfiguredAddressOnly() throws {
+        let (reply, fd) = try helper.call(.bindTCPListener(name: ListenerName("priv")!))
+        XCTAssertEqual(reply, .ok(payload: []))
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        XCTAssertEqual(rc, 0)
+        XCTAssertEqual(UInt16(bigEndian: addr.sin_port), TestFixture.privilegedPort)
+        XCTAssertEqual(addr.sin_addr.s_addr, inet_addr("127.0.0.1"))
+    }
+
+    func testUnknownTCPNameIsRefused() throws {
+        assertRefused(try helper.call(.bindTCPListener(name: ListenerName("http")!)), .unknownName)
+    }
+
+    func testRepeatedBindReturnsTheSameSocket() throws {
+        let (_, first) = try helper.call(.bindUnixListener(name: ListenerName("extra")!))
+        let (_, second) = try helper.call(.bindUnixListener(name: ListenerName("extra")!))
+        defer { close(first); close(second) }
+        var a = stat(), b = stat()
+        fstat(first, &a); fstat(second, &b)
+        XCTAssertEqual(a.st_ino, b.st_ino, "an agent restart must get the same socket back")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The helper process as the kernel sees it: uid, capabilities on every thread,
+/// no_new_privs, seccomp filter mode, and death by SIGSYS on a forbidden call.
+final class ProcessHardeningTests: XCTestCase {
+    /// CAP_CHOWN | CAP_DAC_OVERRIDE | CAP_NET_BIND_SERVICE, as documented in security/capabilities.md.
+    static let documentedHelperCapEff: UInt64 = 0x403
+
+    func testEveryHelperThreadHasExactlyTheDocumentedCapabilities() throws {
+        try HelperUnderTest.requireRoot()
+        let fixture = try TestFixture()
+        defer { fixture.remove() }
+        let helper = try HelperUnderTest(configPath: fixture.configPath)
+        try helper.hello()  // answered: the drop and the filter are in place
+        let helperUID = try XCTUnwrap(TestFixture.uid(of: "bulkhead-helper"))
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(helper.pid)/task")
+        XCTAssertFalse(tasks.isEmpty)
+        for tid in tasks {
+            let status = try String(contentsOfFile: "/proc/\(helper.pid)/task/\(tid)/status", encoding: .utf8)
+            let fields = Dictionary(uniqueKeysWithValues: status.split(separator: "\n").compactMap { line -> (String, String)? in
+                guard let colon = line.firstIndex(of: ":") else { return nil }
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            })
+            XCTAssertEqual(UInt64(fields["CapEff"] ?? "", radix: 16), Self.documentedHelperCapEff, "thread \(tid)")
+            XCTAssertEqual(UInt64(fields["CapPrm"] ?? "", radix: 16), Self.documentedHelperCapEff, "thread \(tid)")
+            XCTAssertEqual(UInt64(fields["CapInh"] ?? "", radix: 16), 0, "thread \(tid)")
+            XCTAssertEqual(UInt64(fields["CapAmb"] ?? "", radix: 16), 0, "thread \(tid)")
+            XCTAssertEqual(UInt64(fields["CapBnd"] ?? "", radix: 16), Self.documentedHelperCapEff, "thread \(tid)")
+            XCTAssertEqual(fields["NoNewPrivs"], "1", "thread \(tid)")
+            XCTAssertEqual(fields["Seccomp"], "2", "thread \(tid): filter mode")
+            XCTAssertEqual(fields["Uid"]?.split(separator: "\t").map(String.init), Array(repeating: String(helperUID), count: 4))
+        }
+    }
+
+    func testForbiddenSyscallKillsTheHelperWithSIGSYS() throws {
+        try HelperUnderTest.requireRoot()
+        let fixture = try TestFixture()
+        defer { fixture.remove() }
+        let audit = Process()
+        audit.executableURL = URL(fileURLWithPath: "\(HelperUnderTest.binDir)/bulkhead-helper")
+        audit.arguments = ["audit-sandbox", "--config", fixture.configPath, "--attempt-forbidden-syscall"]
+        let out = Pipe()
+        audit.standardOutput = out
+        try audit.run()
+        audit.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(audit.terminationReason, .uncaughtSignal, text)
+        XCTAssertEqual(audit.terminationStatus, SIGSYS, text)
+        XCTAssertTrue(text.contains("documented CapEff: 403"), text)
+        XCTAssertFalse(text.contains("FAIL"), text)
+    }
+
+    func testHelperRefusesToStartWithoutRoot() throws {
+        try HelperUnderTest.requireRoot()
+        let fixture = try TestFixture()
+        defer { fixture.remove() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        p.arguments = ["-u", "nobody", "--", "\(HelperUnderTest.binDir)/bulkhead-helper", "audit-sandbox", "--config", fixture.configPath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("must start as root"), text)
+    }
+}

@@ -1,0 +1,86 @@
+import IPC
+import XCTest
+
+final class FrameCodecTests: XCTestCase {
+    let everyRequest: [Request] = [
+        .hello(protocolVersion: 1),
+        .bindUnixListener(name: ListenerName("router")!),
+        .bindTCPListener(name: ListenerName("metrics-1")!),
+        .connectUserDockerSocket(uid: 1001),
+    ]
+
+    func testEveryRequestRoundTrips() throws {
+        for request in everyRequest {
+            let bytes = Frame(kind: .request, type: request.type.rawValue, id: 42, payload: request.encodePayload()).encoded()
+            let frame = try Frame.decode(bytes[...], expected: .request)
+            XCTAssertEqual(frame.id, 42)
+            XCTAssertEqual(try Request.decode(frame, hasFD: request.type.carriesFD), request)
+        }
+    }
+
+    func testFDPresenceMustMatchTheRequestType() throws {
+        for request in everyRequest {
+            let frame = Frame(kind: .request, type: request.type.rawValue, id: 1, payload: request.encodePayload())
+            XCTAssertThrowsError(try Request.decode(frame, hasFD: !request.type.carriesFD)) { error in
+                XCTAssertEqual((error as? IPCError)?.refusal, .malformed)
+            }
+        }
+    }
+
+    func testRepliesRoundTrip() throws {
+        for reply in [Reply.ok(payload: [1, 2, 3]), .refused(Refusal(.proofRejected, "nope"))] {
+            let frame = try Frame.decode(reply.frame(id: 7).encoded()[...], expected: .reply)
+            XCTAssertEqual(try Reply.decode(frame), reply)
+        }
+    }
+
+    func testLongRefusalMessageIsCutToValidUTF8() throws {
+        let reply = Reply.refused(Refusal(.systemError, String(repeating: "é", count: 5000)))
+        let frame = try Frame.decode(reply.frame(id: 1).encoded()[...], expected: .reply)
+        guard case .refused(let refusal) = try Reply.decode(frame) else { return XCTFail("expected refusal") }
+        XCTAssertLessThanOrEqual(refusal.message.utf8.count, 2048)
+        XCTAssertTrue(refusal.message.hasPrefix("éé"))
+    }
+
+    func testRequestSizeLimitIsEnforced() {
+        let big = [UInt8](repeating: 0, count: Frame.maxRequestSize + 1)
+        XCTAssertThrowsError(try Frame.decode(big[...], expected: .request)) { XCTAssertEqual($0 as? IPCError, .oversized(big.count)) }
+    }
+
+    func testListenerNamesAreIdentifiersNotPaths() {
+        for good in ["router", "a", "audit_2", "x-y"] { XCTAssertNotNil(ListenerName(good), good) }
+        for bad in ["", "Router", "../x", "/run/a", "a b", "1abc", String(repeating: "a", count: 33), "é"] {
+            XCTAssertNil(ListenerName(bad), bad)
+        }
+    }
+
+    /// Bounded random mutation of valid frames through the decoders: never a crash,
+    /// only a value or an IPCError. Time-boxed by BULKHEAD_FUZZ_SECONDS (default 5 s).
+    func testDecoderFuzz() {
+        var rng = SystemRandomNumberGenerator()
+        let seeds = everyRequest.map { Frame(kind: .request, type: $0.type.rawValue, id: 1, payload: $0.encodePayload()).encoded() }
+            + [Reply.refused(Refusal(.notFound, "x")).frame(id: 2).encoded()]
+        let seconds = Double(ProcessInfo.processInfo.environment["BULKHEAD_FUZZ_SECONDS"] ?? "5") ?? 5
+        let deadline = Date().addingTimeInterval(seconds)
+        var runs = 0, accepted = 0
+        while Date() < deadline, runs < 5_000_000 {
+            var bytes = seeds[Int.random(in: 0..<seeds.count, using: &rng)]
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                let op = Int.random(in: 0..<4, using: &rng)
+                if op == 0, !bytes.isEmpty { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = .random(in: 0...255, using: &rng) }
+                else if op == 1 { bytes.append(.random(in: 0...255, using: &rng)) }
+                else if op == 2, !bytes.isEmpty { bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng)) }
+                else { bytes.insert(.random(in: 0...255, using: &rng), at: Int.random(in: 0...bytes.count, using: &rng)) }
+            }
+            for kind in [Frame.Kind.request, .reply] {
+                guard let frame = try? Frame.decode(bytes[...], expected: kind) else { continue }
+                if kind == .request {
+                    if (try? Request.decode(frame, hasFD: Bool.random(using: &rng))) != nil { accepted += 1 }
+                } else if (try? Reply.decode(frame)) != nil { accepted += 1 }
+            }
+            runs += 1
+        }
+        XCTAssertGreaterThan(runs, 1000)
+        print("decoder fuzz: \(runs) inputs in \(seconds) s, \(accepted) decoded as valid")
+    }
+}
