@@ -24,6 +24,9 @@ public enum ConfigLoader {
 
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix(environmentPrefix) {
             let path = name.dropFirst(environmentPrefix.count).lowercased().components(separatedBy: "__")
+            // Only names that start with a config section or top-level key are overrides;
+            // other BULKHEAD_* variables (a test's BULKHEAD_BIN_DIR, say) are not ours.
+            guard ConfigSchema.topLevelKeys.contains(path[0]) else { continue }
             try set(&root, path: path, value: value, source: "environment variable \(name)")
         }
         for override in overrides {

@@ -2,6 +2,8 @@ import Yams
 
 /// The set of keys each section accepts, derived from the config types' coding keys.
 enum ConfigSchema {
+    static let topLevelKeys = Set(BulkheadConfig.CodingKeys.allCases.map(\.rawValue))
+
     static func checkKnownKeys(_ root: Node) throws(ConfigError) {
         try check(root, allowed: BulkheadConfig.CodingKeys.allCases.map(\.rawValue), at: "")
         let sections: [(String, [String])] = [

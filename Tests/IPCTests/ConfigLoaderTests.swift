@@ -22,6 +22,10 @@ final class ConfigLoaderTests: XCTestCase {
         let fromFlag = try ConfigLoader.load(yaml: yaml, environment: env, overrides: ["router.listen=/run/flag.sock"])
         XCTAssertEqual(fromFlag.router?.listen, "/run/flag.sock")
         XCTAssertEqual(try ConfigLoader.load(yaml: "", overrides: ["log_format=json"]).logFormat, .json)
+        XCTAssertNoThrow(try ConfigLoader.load(yaml: "", environment: ["BULKHEAD_BIN_DIR": "/x"]), "not a config section: not ours")
+        XCTAssertThrowsError(try ConfigLoader.load(yaml: "", environment: ["BULKHEAD_ROUTER__LISEN": "/x"])) {
+            XCTAssertTrue("\($0)".contains("router.lisen"))
+        }
     }
 
     func testUnknownKeysAreErrorsNamingTheKey() {

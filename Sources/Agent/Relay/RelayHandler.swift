@@ -18,6 +18,7 @@ final class RelayHandler: ChannelDuplexHandler {
     private let isClientSide: Bool
     private(set) var inputClosed = false
     private(set) var outputClosed = false
+    private var outputClosing = false
 
     init(counter: RelayCounter, isClientSide: Bool) { self.counter = counter; self.isClientSide = isClientSide }
 
@@ -71,12 +72,34 @@ final class RelayHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Shuts down output only after every queued write reached the socket: NIO
+    /// turns an output close on a channel whose input is already closed into a
+    /// full close, which would drop queued bytes (the tail of a `docker exec` stream).
     private func shutdownOutput() {
-        guard let context, !outputClosed else { return }
-        outputClosed = true
-        context.flush()
-        context.close(mode: .output, promise: nil)
-        closeIfDone()
+        guard !outputClosing else { return }
+        outputClosing = true
+        afterQueuedWrites { context in
+            self.outputClosed = true
+            context.close(mode: .output, promise: nil)
+            self.closeIfDone()
+        }
+    }
+
+    /// The partner is gone: deliver what is queued, then close.
+    private func partnerClosed() {
+        outputClosing = true
+        afterQueuedWrites { $0.close(promise: nil) }
+    }
+
+    /// Runs `action` once every write queued so far is on the socket (or failed):
+    /// writes complete in order, so an empty write's promise marks the point.
+    private func afterQueuedWrites(_ action: @escaping (ChannelHandlerContext) -> Void) {
+        guard let context else { return }
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.assumeIsolated().whenComplete { _ in
+            if let context = self.context { action(context) }
+        }
     }
 
     /// Both directions finished: close both channels.
@@ -87,7 +110,7 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.context?.close(promise: nil)
+        partner?.partnerClosed()
         counter.sideClosed()
         context.fireChannelInactive()
     }

@@ -1,0 +1,64 @@
+# Bulkhead. As root on Debian 12, the only two set-up commands are:
+#   make run    install what is missing, build, install, start helper + agent
+#   make test   install what is missing, build, run every test with real parts
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CONFIG ?= /etc/bulkhead/bulkhead.yaml
+SWIFT ?= swift
+DEBUG_BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
+RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
+FUZZ_SECONDS ?= 5
+
+.PHONY: help deps accounts build release install run test unit-test integration-test bench testenv-up testenv-down clean
+
+help:
+	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
+	@echo "make test    install deps, start the test environment (dockerd, rootless daemons), run all tests"
+	@echo "make bench   throughput/latency ratios against the direct socket and socat"
+	@echo "make install build and install binaries, the config (if missing) and the accounts"
+
+deps:
+	@scripts/install-deps.sh
+
+# The helper drops to bulkhead-helper; the agent runs as bulkhead. Both are system accounts.
+accounts:
+	@for u in bulkhead-helper bulkhead; do \
+	  id -u $$u >/dev/null 2>&1 || { useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u && echo "created account $$u"; }; \
+	done
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+install: release accounts
+	install -d $(PREFIX)/bin /etc/bulkhead
+	install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(PREFIX)/bin/
+	@[ -e $(CONFIG) ] || { install -m 0644 config/bulkhead.example.yaml $(CONFIG) && echo "installed default config $(CONFIG)"; }
+
+run: install
+	@echo "starting bulkhead-helper (Ctrl-C stops helper and agent)"
+	exec $(PREFIX)/bin/bulkhead-helper --config $(CONFIG)
+
+testenv-up: deps accounts
+	scripts/testenv.sh up
+
+testenv-down:
+	scripts/testenv.sh down
+
+unit-test: build testenv-up
+	BULKHEAD_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test
+
+integration-test: build testenv-up
+	@status=0; for t in Tests/integration/*_test.sh; do \
+	  echo "### $$t"; BULKHEAD_BIN_DIR=$(DEBUG_BIN) bash $$t || status=1; \
+	done; exit $$status
+
+test: unit-test integration-test
+
+bench: release testenv-up accounts
+	BULKHEAD_BIN_DIR=$(RELEASE_BIN) bash bench/router_bench.sh
+
+clean:
+	rm -rf .build

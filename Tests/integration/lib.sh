@@ -1,0 +1,132 @@
+# Tests/integration/lib.sh — tiny bash test harness for Bulkhead integration tests.
+#
+# Usage (in a test script, run as root):
+#   #!/usr/bin/env bash
+#   set -uo pipefail            # not -e: failing checks must not abort the script
+#   . "$(dirname "$0")/lib.sh"
+#   check "alice can list" as_user alice docker -H "unix:///run/user/$(uid_of alice)/docker.sock" ps
+#   check_eq "answer" 42 "$(compute)"
+#   summary                     # prints "N passed, N failed"; non-zero if any failed
+#
+# Functions:
+#   pass NAME                    record a pass
+#   fail NAME DETAIL             record a failure with a detail line
+#   check NAME CMD...            pass if CMD exits 0, else fail with its exit code and stderr tail
+#   check_eq NAME EXPECTED ACTUAL
+#   check_contains NAME NEEDLE HAYSTACK
+#   summary                      final line "N passed, N failed"; returns 1 if any failed
+#   as_user USER CMD...          run CMD as USER (runuser) with HOME, USER, LOGNAME and
+#                                XDG_RUNTIME_DIR=/run/user/UID set
+#   uid_of USER                  print USER's numeric uid
+#   with_timeout SECS CMD...     run CMD (also a shell function) killed after SECS seconds;
+#                                exit status 124 on timeout
+
+_TL_PASSED=0
+_TL_FAILED=0
+_TL_FAILED_NAMES=()
+
+pass() {
+  _TL_PASSED=$((_TL_PASSED + 1))
+  printf 'PASS: %s\n' "$1"
+}
+
+fail() {
+  _TL_FAILED=$((_TL_FAILED + 1))
+  _TL_FAILED_NAMES+=("$1")
+  printf 'FAIL: %s\n' "$1"
+  [ -n "${2:-}" ] && printf '      %s\n' "$2" | sed '2,$s/^/      /'
+  return 0
+}
+
+check() {
+  local name=$1; shift
+  local errf rc=0
+  errf=$(mktemp)
+  "$@" >/dev/null 2>"$errf" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    pass "$name"
+  else
+    fail "$name" "exit $rc: $*"$'\n'"$(tail -n 5 "$errf")"
+  fi
+  rm -f "$errf"
+  return 0
+}
+
+check_eq() {
+  if [ "$2" == "$3" ]; then
+    pass "$1"
+  else
+    fail "$1" "expected [$2], got [$3]"
+  fi
+}
+
+check_contains() {
+  if [[ "$3" == *"$2"* ]]; then
+    pass "$1"
+  else
+    fail "$1" "[$2] not found in [$(printf '%s' "$3" | tail -c 400)]"
+  fi
+}
+
+summary() {
+  if [ "$_TL_FAILED" -gt 0 ]; then
+    printf 'failed: %s\n' "${_TL_FAILED_NAMES[*]}"
+  fi
+  printf '%d passed, %d failed\n' "$_TL_PASSED" "$_TL_FAILED"
+  [ "$_TL_FAILED" -eq 0 ]
+}
+
+uid_of() { id -u "$1"; }
+
+as_user() {
+  local user=$1; shift
+  local uid home
+  uid=$(id -u "$user") || return 1
+  home=$(getent passwd "$user" | cut -d: -f6)
+  runuser -u "$user" -- env HOME="$home" USER="$user" LOGNAME="$user" \
+    XDG_RUNTIME_DIR="/run/user/$uid" "$@"
+}
+
+# Alive = exists and is not a zombie (PID 1 on the test VM reaps orphans late).
+_tl_alive() {
+  local p st any=1
+  for p in "$@"; do
+    { read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
+    st=${st##*) }
+    [ "${st%% *}" != Z ] && any=0
+  done
+  return "$any"
+}
+
+_tl_tree() {  # PID and all its descendants
+  local c
+  echo "$1"
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do _tl_tree "$c"; done
+}
+
+# External commands go through timeout(1); shell functions/builtins run in a
+# background subshell that is killed (with its descendants) when time is up.
+with_timeout() {
+  local secs=$1; shift
+  if [ "$(type -t "$1")" = file ]; then
+    timeout --kill-after=5 "$secs" "$@"
+    return
+  fi
+  local pid rc=0 deadline tree=()
+  ( "$@" ) &
+  pid=$!
+  deadline=$(( ${EPOCHREALTIME/./} + secs * 1000000 ))   # microseconds; integer SECS
+  while _tl_alive "$pid"; do
+    if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
+      mapfile -t tree < <(_tl_tree "$pid")
+      kill -TERM "${tree[@]}" 2>/dev/null
+      for _ in 1 2 3 4 5 6 7 8 9 10; do _tl_alive "${tree[@]}" || break; sleep 0.1; done
+      kill -KILL "${tree[@]}" 2>/dev/null
+      wait "$pid" 2>/dev/null
+      return 124
+    fi
+    sleep 0.1
+  done
+  wait "$pid" || rc=$?
+  return "$rc"
+}

@@ -1,0 +1,633 @@
+#!/usr/bin/env bash
+# testenv.sh up|down|status — Bulkhead's "real parts" integration-test environment.
+#
+#   up      /dev/net/tun usable by unprivileged users; a rootful test dockerd on
+#           unix:///run/bulkhead-test/rootful-docker.sock; test users alice, bob,
+#           carol (carol never gets a daemon: she exercises the "no rootless
+#           daemon" error path); a real rootless dockerd for alice and bob
+#           (dockerd-rootless.sh = rootlesskit + slirp4netns) on
+#           /run/user/UID/docker.sock; the image bulkhead/busybox:latest built
+#           from Debian's busybox-static (nothing is pulled) in all three daemons.
+#   down    stops all daemons started by `up` and removes their runtime files in
+#           /run/bulkhead-test (the *.log files are kept until the next `up`).
+#           Users, data roots and images stay, so the next `up` is fast.
+#   status  prints what is running; exits 0 only if everything is up.
+#
+# Must run as root. Idempotent: `up` on a running environment only checks it.
+# This machine has no systemd (PID 1 is not systemd), so every daemon is started
+# by hand, detached with setsid, and tracked with pid files.
+#
+# Paths deliberately avoided: /var/run/docker.sock is reserved for the product
+# under test; the rootful test daemon therefore also gets its own data-root,
+# exec-root and pidfile, and its own bridge, so that it cannot collide with a
+# dockerd that uses the defaults (/var/lib/docker, /var/run/docker,
+# /var/run/docker.pid, docker0).
+set -euo pipefail
+
+NAME=testenv
+RUN_DIR=/run/bulkhead-test
+STATE_DIR=/var/lib/bulkhead-test
+LOCK_FILE=$STATE_DIR/testenv.lock
+
+ROOTFUL_SOCK=$RUN_DIR/rootful-docker.sock
+ROOTFUL_HOST=unix://$ROOTFUL_SOCK
+ROOTFUL_PIDFILE=$RUN_DIR/rootful-dockerd.pid
+ROOTFUL_LOG=$RUN_DIR/rootful-dockerd.log
+ROOTFUL_EXEC_ROOT=$RUN_DIR/rootful-exec
+ROOTFUL_DATA_ROOT=$STATE_DIR/rootful-docker
+# Own bridge for the rootful test daemon (docker0 is left to any other dockerd).
+ROOTFUL_BRIDGE=bhtest0
+ROOTFUL_BRIDGE_CIDR=172.30.250.1/24
+
+# A dockerd started by an earlier manual check; it shares /var/lib/docker and
+# /var/run/docker with the defaults, so `up` stops it (it is not restarted).
+LEGACY_PIDFILE=/run/dockerd-sys.pid
+
+DAEMON_USERS=(alice bob)
+ALL_USERS=(alice bob carol)
+ROOTLESS_SH=/usr/share/docker.io/contrib/dockerd-rootless.sh
+USER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+IMAGE=bulkhead/busybox:latest
+ROOTFS_TAR=$STATE_DIR/busybox-rootfs.tar
+BUSYBOX=/bin/busybox
+
+ROOTFUL_START_TIMEOUT=60
+ROOTLESS_START_TIMEOUT=90
+STOP_TIMEOUT=30   # graceful dockerd shutdown (it stops its containers: 10 s each at most)
+ORPHAN_GRACE=3    # leftovers (orphaned shims ignore SIGTERM while their container runs)
+
+log()  { printf '[%s] %s\n' "$NAME" "$*"; }
+warn() { printf '[%s] WARNING: %s\n' "$NAME" "$*" >&2; }
+die()  { printf '[%s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- helpers
+
+# True if PID exists and is not a zombie. QUIRK: PID 1 here (process_api, not
+# an init) reaps re-parented orphans only about once a second, so a killed
+# daemon lingers as a zombie for a while and `kill -0` alone would say "alive".
+pid_alive() {
+  local st
+  [ -n "${1:-}" ] || return 1
+  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+read_pid()  { [ -r "$1" ] && tr -dc '0-9' <"$1" || true; }
+proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
+
+# All descendants of PID (children first-level onwards), one per line.
+descendants() {
+  local table
+  table=$(ps -eo pid=,ppid=)
+  awk -v root="$1" '
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      n = 1; want[root] = 1; changed = 1
+      while (changed) {
+        changed = 0
+        for (i in pids) { p = pids[i]
+          if (!(p in want) && (parent[p] in want)) { want[p] = 1; changed = 1 } }
+      }
+      for (p in want) if (p != root) print p
+    }' <<<"$table"
+}
+
+# Processes in session SID.
+session_members() { ps -eo pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'; }
+
+# Processes whose real uid lies in [lo, hi).
+uid_range_members() { ps -eo pid=,ruid= | awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 < hi { print $1 }'; }
+
+# wait_gone SECS PID... — true when all PIDs have exited within SECS.
+wait_gone() {
+  local secs=$1; shift
+  local deadline=$((SECONDS + secs)) p any
+  while :; do
+    any=0
+    for p in "$@"; do pid_alive "$p" && any=1; done
+    [ "$any" -eq 0 ] && return 0
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.3
+  done
+}
+
+# kill_pids LABEL GRACE PID... — SIGTERM, wait up to GRACE s, then SIGKILL. By pid only.
+kill_pids() {
+  local label=$1 grace=$2; shift 2
+  local live=() p
+  for p in "$@"; do pid_alive "$p" && live+=("$p"); done
+  [ "${#live[@]}" -eq 0 ] && return 0
+  log "stopping $label: pids ${live[*]}"
+  kill -TERM "${live[@]}" 2>/dev/null || true
+  if ! wait_gone "$grace" "${live[@]}"; then
+    log "$label still running after ${grace}s; sending SIGKILL"
+    kill -KILL "${live[@]}" 2>/dev/null || true
+    wait_gone 10 "${live[@]}" || warn "$label: some pids survived SIGKILL: ${live[*]}"
+  fi
+}
+
+# Close every fd above 2 in the current (sub)shell. Daemons started from here
+# must not inherit the lock fd (it would keep the lock held forever) nor pipes
+# of whoever called us (`testenv.sh up | tee` would never see EOF).
+close_inherited_fds() {
+  local f fd fds=()
+  for f in "/proc/$BASHPID/fd/"*; do fds+=("${f##*/}"); done
+  for fd in "${fds[@]}"; do
+    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
+uid_of()       { id -u "$1"; }
+user_home()    { getent passwd "$1" | cut -d: -f6; }
+user_runtime() { echo "/run/user/$(uid_of "$1")"; }
+user_sock()    { echo "$(user_runtime "$1")/docker.sock"; }
+leader_pidfile() { echo "$RUN_DIR/rootless-$1.pid"; }
+user_log()     { echo "$RUN_DIR/rootless-$1.log"; }
+
+# as_user USER CMD... — run CMD as USER with a clean, minimal environment.
+as_user() {
+  local u=$1; shift
+  runuser -u "$u" -- env -i \
+    HOME="$(user_home "$u")" USER="$u" LOGNAME="$u" PATH="$USER_PATH" \
+    XDG_RUNTIME_DIR="$(user_runtime "$u")" LANG=C.UTF-8 "$@"
+}
+
+# Docker CLI against the rootful test daemon / a user's rootless daemon, bounded.
+rootful_docker() { timeout 60 docker -H "$ROOTFUL_HOST" "$@"; }
+user_docker() { local u=$1; shift; as_user "$u" timeout 60 docker -H "unix://$(user_sock "$u")" "$@"; }
+
+rootful_responsive() { [ -S "$ROOTFUL_SOCK" ] && timeout 10 docker -H "$ROOTFUL_HOST" version >/dev/null 2>&1; }
+user_responsive() {
+  local u=$1
+  [ -S "$(user_sock "$u")" ] && as_user "$u" timeout 10 docker -H "unix://$(user_sock "$u")" version >/dev/null 2>&1
+}
+
+subid_range() {  # subid_range USER FILE -> "start count" or nothing
+  awk -F: -v u="$1" -v id="$(uid_of "$1")" '($1 == u || $1 == id) { print $2, $3; exit }' "$2"
+}
+
+# ---------------------------------------------------------------- up steps
+
+setup_tun() {
+  # a. rootlesskit/slirp4netns open /dev/net/tun as the unprivileged user.
+  if [ ! -c /dev/net/tun ]; then
+    log "creating /dev/net/tun (c 10 200)"
+    mkdir -p /dev/net
+    mknod -m 0666 /dev/net/tun c 10 200
+  fi
+  if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    log "chmod 0666 /dev/net/tun (was $(stat -c %a /dev/net/tun))"
+    chmod 0666 /dev/net/tun
+  else
+    log "/dev/net/tun already 0666"
+  fi
+}
+
+setup_kernel_and_mounts() {
+  # Fresh-machine fixes for rootless mode; each one is a no-op on this VM except
+  # the mount propagation one.
+  # - Debian kernels before 5.10 gate user namespaces behind this sysctl (absent here).
+  if [ -e /proc/sys/kernel/unprivileged_userns_clone ] &&
+     [ "$(cat /proc/sys/kernel/unprivileged_userns_clone)" != 1 ]; then
+    log "sysctl kernel.unprivileged_userns_clone=1"
+    echo 1 >/proc/sys/kernel/unprivileged_userns_clone
+  fi
+  if [ "$(cat /proc/sys/user/max_user_namespaces)" -lt 1000 ]; then
+    log "sysctl user.max_user_namespaces=28633"
+    echo 28633 >/proc/sys/user/max_user_namespaces
+  fi
+  # - rootlesskit maps the sub-ids through the setuid helpers newuidmap/newgidmap.
+  local b
+  for b in /usr/bin/newuidmap /usr/bin/newgidmap; do
+    [ -x "$b" ] || die "$b missing (install uidmap: scripts/install-deps.sh)"
+    if [ ! -u "$b" ]; then log "restoring setuid bit on $b"; chmod u+s "$b"; fi
+  done
+  # - QUIRK: without systemd nothing makes / a shared mount (it is "private" on
+  #   this VM), so rootlesskit warns 'The host root filesystem is mounted as "".
+  #   Setting child propagation to "rslave" is not supported.' and host mounts
+  #   made after the daemon started would not propagate into it. systemd
+  #   always does `mount --make-rshared /`; do the same.
+  if [ "$(findmnt -no PROPAGATION /)" != shared ]; then
+    log "mount --make-rshared / (was $(findmnt -no PROPAGATION /); systemd would do this at boot)"
+    mount --make-rshared /
+  fi
+}
+
+stop_legacy_dockerd() {
+  local pid
+  pid=$(read_pid "$LEGACY_PIDFILE")
+  if pid_alive "$pid" && [ "$(proc_comm "$pid")" = dockerd ]; then
+    log "stopping the earlier manual dockerd (pid $pid from $LEGACY_PIDFILE) — it uses /var/lib/docker"
+    kill_pids "legacy dockerd" "$STOP_TIMEOUT" "$pid"
+    local cpid; cpid=$(read_pid /run/docker/containerd/containerd.pid)
+    if pid_alive "$cpid" && [ "$(proc_comm "$cpid")" = containerd ]; then kill_pids "legacy containerd" "$ORPHAN_GRACE" "$cpid"; fi
+  fi
+  if [ -e "$LEGACY_PIDFILE" ] && ! pid_alive "$(read_pid "$LEGACY_PIDFILE")"; then
+    rm -f "$LEGACY_PIDFILE" /run/docker-sys.sock
+  fi
+}
+
+setup_bridge() {
+  if ! ip link show "$ROOTFUL_BRIDGE" >/dev/null 2>&1; then
+    log "creating bridge $ROOTFUL_BRIDGE ($ROOTFUL_BRIDGE_CIDR) for the rootful test daemon"
+    ip link add name "$ROOTFUL_BRIDGE" type bridge
+  fi
+  ip -4 addr show dev "$ROOTFUL_BRIDGE" | grep -q "inet ${ROOTFUL_BRIDGE_CIDR%/*}/" ||
+    ip addr add "$ROOTFUL_BRIDGE_CIDR" dev "$ROOTFUL_BRIDGE"
+  ip link set "$ROOTFUL_BRIDGE" up
+}
+
+start_rootful() {
+  if rootful_responsive; then
+    log "rootful dockerd already running (pid $(read_pid "$ROOTFUL_PIDFILE")) on $ROOTFUL_HOST"
+    return 0
+  fi
+  local pid; pid=$(read_pid "$ROOTFUL_PIDFILE")
+  if pid_alive "$pid"; then
+    # Running but not answering (e.g. still starting): give it the start timeout,
+    # then restart it.
+    log "rootful dockerd pid $pid exists but does not answer yet; waiting up to ${ROOTFUL_START_TIMEOUT}s"
+    local deadline=$((SECONDS + ROOTFUL_START_TIMEOUT))
+    while [ "$SECONDS" -lt "$deadline" ] && pid_alive "$pid"; do
+      rootful_responsive && { log "rootful dockerd answered"; return 0; }
+      sleep 1
+    done
+  fi
+  # Clear out a dead/hung daemon and any orphaned containerd of ours.
+  stop_rootful
+  setup_bridge
+  mkdir -p "$ROOTFUL_DATA_ROOT" "$ROOTFUL_EXEC_ROOT"
+  rm -f "$ROOTFUL_SOCK" "$ROOTFUL_PIDFILE"
+  log "starting rootful dockerd on $ROOTFUL_HOST (data-root $ROOTFUL_DATA_ROOT, exec-root $ROOTFUL_EXEC_ROOT, log $ROOTFUL_LOG)"
+  (close_inherited_fds; cd / && exec setsid nohup /usr/sbin/dockerd \
+      --host "$ROOTFUL_HOST" \
+      --pidfile "$ROOTFUL_PIDFILE" \
+      --data-root "$ROOTFUL_DATA_ROOT" \
+      --exec-root "$ROOTFUL_EXEC_ROOT" \
+      --bridge "$ROOTFUL_BRIDGE" \
+      >"$ROOTFUL_LOG" 2>&1 </dev/null) &
+  local spid=$!
+  local deadline=$((SECONDS + ROOTFUL_START_TIMEOUT))
+  until timeout 10 docker -H "$ROOTFUL_HOST" info >/dev/null 2>&1; do
+    if ! pid_alive "$spid"; then
+      tail -n 20 "$ROOTFUL_LOG" >&2 || true
+      die "rootful dockerd exited during start-up (log: $ROOTFUL_LOG)"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 20 "$ROOTFUL_LOG" >&2 || true
+      die "rootful dockerd did not answer within ${ROOTFUL_START_TIMEOUT}s (log: $ROOTFUL_LOG)"
+    fi
+    sleep 0.5
+  done
+  log "rootful dockerd up (pid $(read_pid "$ROOTFUL_PIDFILE"))"
+}
+
+next_free_subid() {  # first id >= 100000 after every range in FILE
+  awk -F: 'BEGIN { m = 100000 } NF >= 3 { e = $2 + $3; if (e > m) m = e } END { print m }' "$1"
+}
+
+setup_users() {
+  local u
+  touch /etc/subuid /etc/subgid
+  for u in "${ALL_USERS[@]}"; do
+    if id -u "$u" >/dev/null 2>&1; then
+      log "user $u exists (uid $(uid_of "$u"))"
+    else
+      log "creating user $u"
+      useradd --create-home --shell /bin/bash --user-group "$u"
+    fi
+    local home; home=$(user_home "$u")
+    if [ ! -d "$home" ]; then
+      install -d -m 0750 -o "$u" -g "$(id -g "$u")" "$home"
+    fi
+    # useradd normally allocates sub-ids itself (SUB_UID_* in login.defs); add a
+    # distinct 65536 range only if it did not (or the user predates the files).
+    if [ -z "$(subid_range "$u" /etc/subuid)" ]; then
+      local s; s=$(next_free_subid /etc/subuid)
+      log "adding subuid range $s-$((s + 65535)) for $u"
+      usermod --add-subuids "$s-$((s + 65535))" "$u"
+    fi
+    if [ -z "$(subid_range "$u" /etc/subgid)" ]; then
+      local s; s=$(next_free_subid /etc/subgid)
+      log "adding subgid range $s-$((s + 65535)) for $u"
+      usermod --add-subgids "$s-$((s + 65535))" "$u"
+    fi
+  done
+}
+
+setup_runtime_dir() {
+  local u=$1 d uid gid
+  uid=$(uid_of "$u"); gid=$(id -g "$u"); d=/run/user/$uid
+  install -d -m 0755 /run/user
+  if [ ! -d "$d" ]; then
+    log "creating $d (0700 $u)"
+    install -d -m 0700 -o "$uid" -g "$gid" "$d"
+  else
+    chown "$uid:$gid" "$d"; chmod 0700 "$d"
+  fi
+}
+
+# kill_containers LABEL DOCKER-CMD... — SIGKILL running containers so that the
+# daemon's own shutdown does not wait 10 s per container (test containers often
+# run a PID 1 that ignores SIGTERM). Best effort, bounded.
+kill_containers() {
+  local label=$1; shift
+  local ids
+  ids=$("$@" ps -q 2>/dev/null | head -n 200 || true)
+  [ -n "$ids" ] || return 0
+  log "$label: killing $(wc -l <<<"$ids") running container(s)"
+  # shellcheck disable=SC2086
+  "$@" kill $ids >/dev/null 2>&1 || true
+}
+
+# Stop one user's rootless daemon and everything it spawned.
+stop_rootless() {
+  local u=$1 uid leader pids=() p
+  uid=$(uid_of "$u") || return 0
+  leader=$(read_pid "$(leader_pidfile "$u")")
+  local rt=/run/user/$uid
+  # Graceful first: SIGTERM to dockerd makes it stop its containers and
+  # containerd; then rootlesskit exits and takes slirp4netns with it.
+  local dpid; dpid=$(read_pid "$rt/docker.pid")
+  if pid_alive "$dpid" && [ "$(proc_comm "$dpid")" = dockerd ]; then
+    kill_containers "rootless $u" user_docker "$u"
+    kill_pids "rootless dockerd of $u" "$STOP_TIMEOUT" "$dpid"
+  fi
+  # Then everything that is left: the session started by `up`, its
+  # descendants, any process running as the user or in the user's sub-uid
+  # range (container processes). All are test-only identities.
+  if pid_alive "$leader"; then
+    mapfile -t -O "${#pids[@]}" pids < <(session_members "$leader")
+    mapfile -t -O "${#pids[@]}" pids < <(descendants "$leader")
+    pids+=("$leader")
+  fi
+  mapfile -t -O "${#pids[@]}" pids < <(uid_range_members "$uid" "$((uid + 1))")
+  local r; r=$(subid_range "$u" /etc/subuid)
+  if [ -n "$r" ]; then
+    local lo=${r% *} cnt=${r#* }
+    mapfile -t -O "${#pids[@]}" pids < <(uid_range_members "$lo" "$((lo + cnt))")
+  fi
+  if [ "${#pids[@]}" -gt 0 ]; then
+    mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+    kill_pids "remaining processes of $u's daemon" "$ORPHAN_GRACE" "${pids[@]}"
+  fi
+  rm -f "$(leader_pidfile "$u")"
+  # Runtime leftovers (the namespaced mounts lived in the daemon's own mount
+  # namespace, so nothing is mounted here on the host).
+  rm -rf "$rt/docker.sock" "$rt/docker.pid" "$rt/docker" "$rt/dockerd-rootless"
+}
+
+start_rootless() {
+  local u=$1 uid sock lg
+  uid=$(uid_of "$u"); sock=$(user_sock "$u"); lg=$(user_log "$u")
+  if user_responsive "$u"; then
+    log "rootless dockerd of $u already running on unix://$sock"
+    return 0
+  fi
+  # Whatever is left of an earlier daemon is in the way (stale sockets, lock in
+  # dockerd-rootless/, half-dead rootlesskit).
+  stop_rootless "$u"
+  setup_runtime_dir "$u"
+  log "starting rootless dockerd for $u (uid $uid) via $ROOTLESS_SH, log $lg"
+  # No extra dockerd flags needed on this VM: with cgroup v1 and no systemd the
+  # rootless daemon picks "Cgroup Driver: none" by itself, needs no dbus
+  # session, and iptables works inside rootlesskit's network namespace.
+  # (--iptables=false is NOT needed.) Known harmless log line: containerd logs
+  # 'level=error msg="add cg to OOM monitor" ... cgroup.event_control:
+  # permission denied' once per container, because with cgroup v1 and no
+  # delegation the containers stay in the root-owned cgroup of whoever ran
+  # `up`; containers run fine, only OOM event notification is unavailable.
+  (close_inherited_fds; cd / && exec setsid nohup runuser -u "$u" -- env -i \
+      HOME="$(user_home "$u")" USER="$u" LOGNAME="$u" PATH="$USER_PATH" LANG=C.UTF-8 \
+      XDG_RUNTIME_DIR="/run/user/$uid" \
+      "$ROOTLESS_SH" >"$lg" 2>&1 </dev/null) &
+  local spid=$!
+  echo "$spid" >"$(leader_pidfile "$u")"
+  local deadline=$((SECONDS + ROOTLESS_START_TIMEOUT))
+  until user_responsive "$u"; do
+    if ! pid_alive "$spid"; then
+      tail -n 25 "$lg" >&2 || true
+      die "rootless dockerd of $u exited during start-up (log: $lg)"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 25 "$lg" >&2 || true
+      die "rootless dockerd of $u did not answer within ${ROOTLESS_START_TIMEOUT}s (log: $lg)"
+    fi
+    sleep 0.5
+  done
+  log "rootless dockerd of $u up (session leader pid $spid)"
+}
+
+verify_rootless() {
+  local u=$1 sec root home
+  sec=$(user_docker "$u" info --format '{{json .SecurityOptions}}')
+  root=$(user_docker "$u" info --format '{{.DockerRootDir}}')
+  home=$(user_home "$u")
+  [[ "$sec" == *name=rootless* ]] || die "$u's daemon is not rootless: SecurityOptions=$sec"
+  [[ "$root" == "$home"/* ]] || die "$u's Docker Root Dir $root is not under $home"
+  log "$u's daemon: rootless, Docker Root Dir $root"
+}
+
+build_rootfs_tar() {
+  if [ -s "$ROOTFS_TAR" ] && [ "$ROOTFS_TAR" -nt "$BUSYBOX" ]; then
+    return 0
+  fi
+  [ -x "$BUSYBOX" ] || die "$BUSYBOX missing (install busybox-static)"
+  log "building busybox rootfs tarball $ROOTFS_TAR"
+  mkdir -p "$STATE_DIR"
+  local r; r=$(mktemp -d "$STATE_DIR/rootfs.XXXXXX")
+  (
+    set -euo pipefail
+    cd "$r"
+    chmod 0755 .
+    mkdir -p bin sbin usr/bin usr/sbin etc root home tmp var/tmp proc sys dev
+    chmod 1777 tmp var/tmp; chmod 0700 root
+    cp "$BUSYBOX" bin/busybox
+    local a
+    for a in $("$BUSYBOX" --list); do
+      [ "$a" = busybox ] || ln -sf busybox "bin/$a"
+    done
+    ln -sf /bin/env usr/bin/env
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >etc/passwd
+    printf 'root:x:0:\nnogroup:x:65534:\n' >etc/group
+    : >etc/hosts; : >etc/resolv.conf; : >etc/hostname
+    tar --numeric-owner --owner=0 --group=0 -cf "$ROOTFS_TAR.tmp" .
+  ) || { rm -rf "$r"; die "building the rootfs failed"; }
+  rm -rf "$r"
+  mv -f "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+}
+
+import_image() {  # import_image LABEL DOCKER-CMD...
+  local label=$1; shift
+  if "$@" image inspect "$IMAGE" >/dev/null 2>&1; then
+    log "$label: $IMAGE present"
+  else
+    build_rootfs_tar
+    log "$label: importing $IMAGE"
+    "$@" import --change 'CMD ["/bin/sh"]' - "$IMAGE" <"$ROOTFS_TAR" >/dev/null
+  fi
+  local out
+  out=$("$@" run --rm "$IMAGE" echo hi 2>&1) || die "$label: docker run $IMAGE failed: $out"
+  [ "$out" = hi ] || die "$label: docker run printed '$out', expected 'hi'"
+  log "$label: docker run --rm $IMAGE echo hi -> $out"
+}
+
+print_summary() {
+  local u
+  log "---------------------------------------------------------------- summary"
+  log "rootful : DOCKER_HOST=$ROOTFUL_HOST (pid $(read_pid "$ROOTFUL_PIDFILE"), data-root $ROOTFUL_DATA_ROOT)"
+  for u in "${DAEMON_USERS[@]}"; do
+    log "$(printf '%-8s' "$u"): uid $(uid_of "$u"), DOCKER_HOST=unix://$(user_sock "$u") (rootless, root dir $(user_home "$u")/.local/share/docker)"
+  done
+  log "carol   : uid $(uid_of carol), no daemon (expected socket $(user_sock carol) absent)"
+  log "image   : $IMAGE in all three daemons"
+  log "/var/run/docker.sock is NOT used by the test environment (reserved for the product)"
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  [ -d /run/user ] || install -d -m 0755 /run/user
+  setup_tun
+  setup_kernel_and_mounts
+  stop_legacy_dockerd
+  start_rootful
+  setup_users
+  # carol must not have a daemon; make sure of it.
+  if [ -e "$(user_sock carol)" ] || [ -e "$(leader_pidfile carol)" ]; then stop_rootless carol; fi
+  local u
+  for u in "${DAEMON_USERS[@]}"; do
+    start_rootless "$u"
+    verify_rootless "$u"
+  done
+  import_image "rootful" rootful_docker
+  for u in "${DAEMON_USERS[@]}"; do
+    import_image "rootless $u" user_docker "$u"
+  done
+  print_summary
+  log "up done in $((SECONDS - t0))s"
+}
+
+stop_rootful() {
+  local pid; pid=$(read_pid "$ROOTFUL_PIDFILE")
+  [ -z "$pid" ] && pid=$(pgrep -x dockerd -a 2>/dev/null | awk -v s="$ROOTFUL_HOST" 'index($0, s) { print $1; exit }' || true)
+  if pid_alive "$pid"; then
+    kill_containers "rootful" rootful_docker
+    kill_pids "rootful dockerd" "$STOP_TIMEOUT" "$pid"
+  fi
+  # containerd/shims/containers that belong to this daemon (identified by the
+  # exec-root path in their command line or pid file).
+  local pids=() cpid p
+  cpid=$(read_pid "$ROOTFUL_EXEC_ROOT/containerd/containerd.pid")
+  pid_alive "$cpid" && pids+=("$cpid")
+  while read -r p; do
+    [ -n "$p" ] || continue
+    pids+=("$p")
+    mapfile -t -O "${#pids[@]}" pids < <(descendants "$p")
+  done < <(ps -eo pid=,args= | awk -v s="$ROOTFUL_EXEC_ROOT" 'index($0, s) && $2 != "awk" { print $1 }')
+  if [ "${#pids[@]}" -gt 0 ]; then
+    mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+    kill_pids "rootful containerd/shims" "$ORPHAN_GRACE" "${pids[@]}"
+  fi
+  return 0
+}
+
+cmd_down() {
+  local u j jobs=() rc=0
+  # The three daemons are stopped in parallel (each in a subshell).
+  for u in "${ALL_USERS[@]}"; do
+    if id -u "$u" >/dev/null 2>&1; then stop_rootless "$u" & jobs+=($!); fi
+  done
+  stop_rootful & jobs+=($!)
+  for j in "${jobs[@]}"; do wait "$j" || rc=1; done
+  [ "$rc" -eq 0 ] || warn "a stop step failed (see above)"
+  # Unmount anything dockerd left below the run dir (netns files, shm), then
+  # remove runtime files; keep logs for post-mortems (next `up` truncates them).
+  if [ -d "$RUN_DIR" ]; then
+    local m
+    while read -r m; do
+      [ -n "$m" ] && umount -l "$m" 2>/dev/null || true
+    done < <(findmnt -rn -o TARGET | awk -v d="$RUN_DIR/" 'index($0, d) == 1' | sort -r)
+    find "$RUN_DIR" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} +
+  fi
+  if ip link show "$ROOTFUL_BRIDGE" >/dev/null 2>&1; then
+    ip link delete "$ROOTFUL_BRIDGE" type bridge 2>/dev/null || true
+  fi
+  # Nothing of ours may survive: no process of a test user, none referring to
+  # the run dir. (Other rootlesskit/slirp4netns processes are only reported.)
+  local left others
+  # Test identities: the users' uids and their sub-uid ranges (container
+  # processes). Zombies are ignored: PID 1 here reaps orphans ~once a second.
+  local ranges="" r
+  for u in "${ALL_USERS[@]}"; do
+    id -u "$u" >/dev/null 2>&1 || continue
+    ranges+="$(uid_of "$u"):1 "
+    r=$(subid_range "$u" /etc/subuid); [ -n "$r" ] && ranges+="${r/ /:} "
+  done
+  left=$(ps -eo pid=,ruid=,stat=,args= | awk -v d="$RUN_DIR" -v ranges="$ranges" '
+    BEGIN { n = split(ranges, rs, " ") }
+    $3 ~ /^Z/ { next }
+    { mine = (index($0, d) && $4 != "awk")
+      for (i = 1; i <= n; i++) { split(rs[i], x, ":"); if ($2 >= x[1] && $2 < x[1] + x[2]) mine = 1 }
+      if (mine) print }' || true)
+  others=$(ps -eo pid=,user=,args= | awk '$3 ~ /(rootlesskit|slirp4netns|exe)$/ && /rootlesskit|slirp4netns/' || true)
+  [ -n "$others" ] && { warn "rootlesskit/slirp4netns processes not started by this script:"; printf '%s\n' "$others" >&2; }
+  if [ -n "$left" ]; then
+    warn "processes left over:"; printf '%s\n' "$left" >&2
+    return 1
+  fi
+  log "down done; users, data roots and images kept"
+}
+
+cmd_status() {
+  local ok=0 u pid
+  log "/dev/net/tun: $(stat -c '%A %U' /dev/net/tun 2>/dev/null || echo missing)"
+  pid=$(read_pid "$ROOTFUL_PIDFILE")
+  if rootful_responsive; then
+    log "rootful : RUNNING pid $pid, $ROOTFUL_HOST, $(docker -H "$ROOTFUL_HOST" version --format 'server {{.Server.Version}}' 2>/dev/null), root dir $(timeout 10 docker -H "$ROOTFUL_HOST" info --format '{{.DockerRootDir}}' 2>/dev/null), images: $(timeout 10 docker -H "$ROOTFUL_HOST" images -q "$IMAGE" 2>/dev/null | wc -l)"
+  else
+    log "rootful : DOWN (pidfile pid ${pid:-none}, socket $ROOTFUL_SOCK $([ -S "$ROOTFUL_SOCK" ] && echo present || echo absent))"
+    ok=1
+  fi
+  for u in "${ALL_USERS[@]}"; do
+    if ! id -u "$u" >/dev/null 2>&1; then log "$u: user missing"; ok=1; continue; fi
+    local uid; uid=$(uid_of "$u")
+    if [ "$u" = carol ]; then
+      log "carol   : uid $uid, no daemon by design (socket $(user_sock carol) $([ -e "$(user_sock carol)" ] && echo PRESENT || echo absent))"
+      continue
+    fi
+    if user_responsive "$u"; then
+      local info
+      info=$(as_user "$u" timeout 10 docker -H "unix://$(user_sock "$u")" info --format '{{.DockerRootDir}} {{json .SecurityOptions}}' 2>/dev/null || true)
+      log "$(printf '%-8s' "$u"): RUNNING uid $uid, unix://$(user_sock "$u"), leader pid $(read_pid "$(leader_pidfile "$u")"), dockerd pid $(read_pid "/run/user/$uid/docker.pid"), $info"
+    else
+      log "$(printf '%-8s' "$u"): DOWN uid $uid (socket $(user_sock "$u") $([ -S "$(user_sock "$u")" ] && echo present || echo absent))"
+      ok=1
+    fi
+  done
+  log "processes:"
+  ps -eo pid,pgid,stat,user:8,args |
+    awk 'NR == 1 || (/dockerd|containerd|rootlesskit|slirp4netns/ && $5 != "awk" && $3 !~ /^Z/)' |
+    cut -c1-170 | sed "s/^/[$NAME]   /"
+  return "$ok"
+}
+
+# ---------------------------------------------------------------- main
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+case "${1:-}" in
+  up|down|status) ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
+
+mkdir -p "$RUN_DIR" "$STATE_DIR"
+chmod 0755 "$RUN_DIR"
+# Serialise concurrent invocations (bounded wait).
+exec 9>"$LOCK_FILE"
+flock -w 300 9 || die "another testenv.sh is running (lock $LOCK_FILE)"
+
+case "$1" in
+  up)     cmd_up ;;
+  down)   cmd_down ;;
+  status) cmd_status ;;
+esac
