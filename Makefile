@@ -8,6 +8,9 @@ SWIFT ?= swift
 DEBUG_BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
 FUZZ_SECONDS ?= 5
+# The agent is exec'd as the unprivileged `bulkhead` account, which may not be able
+# to traverse the checkout (e.g. under /root): tests and bench run staged copies.
+STAGE = /run/bulkhead-test/bin
 
 .PHONY: help deps accounts build release install run test unit-test integration-test bench testenv-up testenv-down clean
 
@@ -51,14 +54,16 @@ unit-test: build testenv-up
 	BULKHEAD_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test
 
 integration-test: build testenv-up
+	install -d -m 0755 $(STAGE) && install -m 0755 $(DEBUG_BIN)/bulkhead-helper $(DEBUG_BIN)/bulkhead-agent $(STAGE)/
 	@status=0; for t in Tests/integration/*_test.sh; do \
-	  echo "### $$t"; BULKHEAD_BIN_DIR=$(DEBUG_BIN) bash $$t || status=1; \
+	  echo "### $$t"; BULKHEAD_BIN_DIR=$(STAGE) bash $$t || status=1; \
 	done; exit $$status
 
 test: unit-test integration-test
 
 bench: release testenv-up accounts
-	BULKHEAD_BIN_DIR=$(RELEASE_BIN) bash bench/router_bench.sh
+	install -d -m 0755 $(STAGE) && install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(STAGE)/
+	BULKHEAD_BIN_DIR=$(STAGE) bash bench/router_bench.sh
 
 clean:
 	rm -rf .build

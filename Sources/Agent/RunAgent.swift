@@ -27,7 +27,7 @@ struct RunAgent: AsyncParsableCommand {
             FileHandle.standardError.write(Data("bulkhead-agent: no config from the helper: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-agent")
+        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-agent", level: config.logLevel.rawValue)
         let logger = Logger(label: "agent")
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)

@@ -5,6 +5,7 @@
 /// Each service is enabled by its own section. Keys are snake_case in YAML.
 public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var logFormat: LogFormat
+    public var logLevel: LogLevel
     public var helper: HelperSection
     public var agent: AgentSection
     /// Extra sockets the helper may bind by name (the router's own is implied).
@@ -12,20 +13,21 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var router: RouterSection?
 
     public init(
-        logFormat: LogFormat = .text, helper: HelperSection = .init(), agent: AgentSection = .init(),
+        logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
         listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil
     ) {
-        self.logFormat = logFormat; self.helper = helper; self.agent = agent
+        self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
         self.listeners = listeners; self.router = router
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", helper, agent, listeners, router
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         logFormat = try c.decodeIfPresent(LogFormat.self, forKey: .logFormat) ?? .text
+        logLevel = try c.decodeIfPresent(LogLevel.self, forKey: .logLevel) ?? .info
         helper = try c.decodeIfPresent(HelperSection.self, forKey: .helper) ?? .init()
         agent = try c.decodeIfPresent(AgentSection.self, forKey: .agent) ?? .init()
         listeners = try c.decodeIfPresent([String: ListenerSpec].self, forKey: .listeners) ?? [:]
@@ -38,6 +40,11 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
 
 public enum LogFormat: String, Codable, Sendable, CaseIterable {
     case text, json
+}
+
+/// Mirrors swift-log's levels; every grant and refusal is logged at info/warning.
+public enum LogLevel: String, Codable, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
 }
 
 public struct HelperSection: Codable, Equatable, Sendable {

@@ -22,7 +22,7 @@ struct RunHelper: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-helper")
+        LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-helper", level: config.logLevel.rawValue)
         let logger = Logger(label: "helper")
         do {
             try start(config, logger: logger)

@@ -8,20 +8,15 @@ import Glibc
 /// connectUserDockerSocket(uid): the proof must be a connection accepted on
 /// router.listen whose kernel-reported peer is `uid`, and the daemon that
 /// answers must run as `uid`. Uses the real accounts alice, bob and carol.
-final class ConnectIntentTests: XCTestCase {
-    var fixture: TestFixture!
-    var helper: HelperUnderTest!
+final class ConnectIntentTests: HelperSessionTestCase {
     var router: Int32 = -1
     var clients: [Process] = []
 
     override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
         guard TestFixture.uid(of: "carol") != nil, TestFixture.uid(of: "bob") != nil else {
             throw XCTSkip("test users missing: run `make test` (scripts/testenv.sh up creates them)")
         }
-        fixture = try TestFixture()
-        helper = try HelperUnderTest(configPath: fixture.configPath)
-        try helper.hello()
+        try super.setUpWithError()
         let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("router")!))
         XCTAssertEqual(reply, .ok(payload: []))
         router = fd
@@ -31,8 +26,7 @@ final class ConnectIntentTests: XCTestCase {
     override func tearDown() {
         for c in clients where c.isRunning { c.terminate() }
         if router >= 0 { close(router) }
-        helper = nil
-        fixture?.remove()
+        super.tearDown()
     }
 
     /// A real connection to router.listen made by `user`; returns our accepted end.

@@ -6,20 +6,8 @@ import Glibc
 
 /// A compromised agent's malformed traffic: each record is refused with one
 /// typed reply, logged, has no effect, and the helper keeps serving.
-final class FramingRefusalTests: XCTestCase {
-    var fixture: TestFixture!
-    var helper: HelperUnderTest!
-
-    override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
-        fixture = try TestFixture()
-        helper = try HelperUnderTest(configPath: fixture.configPath)
-    }
-
-    override func tearDown() {
-        helper = nil
-        fixture?.remove()
-    }
+final class FramingRefusalTests: HelperSessionTestCase {
+    override var greetsOnStart: Bool { false }
 
     func testUnknownRequestTypeIsRefused() throws {
         try helper.hello()

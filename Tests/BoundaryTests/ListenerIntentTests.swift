@@ -6,22 +6,7 @@ import Glibc
 
 /// bindUnixListener / bindTCPListener: only names from the helper's config, with
 /// the mode and owner from the config; never another daemon's live socket.
-final class ListenerIntentTests: XCTestCase {
-    var fixture: TestFixture!
-    var helper: HelperUnderTest!
-
-    override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
-        fixture = try TestFixture()
-        helper = try HelperUnderTest(configPath: fixture.configPath)
-        try helper.hello()
-    }
-
-    override func tearDown() {
-        helper = nil
-        fixture?.remove()
-    }
-
+final class ListenerIntentTests: HelperSessionTestCase {
     func testUnixListenerGetsConfiguredModeAndOwner() throws {
         let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("extra")!))
         XCTAssertEqual(reply, .ok(payload: []))

@@ -23,6 +23,9 @@ enum Relay {
                 return ClientBootstrap(group: loop)
                     .channelOption(.allowRemoteHalfClosure, value: true)
                     .channelOption(.autoRead, value: true)
+                    // Bulk transfers (images, build contexts, `docker cp`): a write window
+                    // wide enough that backpressure rarely toggles, still bounded per connection.
+                    .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bound.value) }
                     }
