@@ -18,7 +18,7 @@ pids=()
 IMAGE=bulkhead/busybox:latest
 cleanup() {
   runuser -u alice -- docker -H "unix:///run/user/$ALICE/docker.sock" rm -f bh-bench >/dev/null 2>&1 || true
-  pkill -u alice -f "relay_probe.py sink" || true
+  pkill -u alice -f "$W/" || true  # the sink and socat peers (runuser does not always pass the kill on)
   kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"
 }
 trap cleanup EXIT

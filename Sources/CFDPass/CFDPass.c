@@ -8,12 +8,17 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 
 /* Room for a few fds so that a sender who attaches more than one is detected
    (and every extra fd closed) instead of silently truncated. */
 #define BH_MAX_FDS_SEEN 8
 
-ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd) {
+ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd, int nonblocking) {
     struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
     union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
@@ -28,7 +33,7 @@ ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd) {
         memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
     }
     ssize_t n;
-    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0)); } while (n < 0 && errno == EINTR);
     return n;
 }
 
@@ -146,4 +151,62 @@ int bh_bind_tcp(const char *address, uint16_t port) {
         int saved = errno; close(fd); errno = saved; return -1;
     }
     return fd;
+}
+
+int bh_open_sock_diag(void) {
+    return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+}
+
+int bh_unix_socket_vfs(int diag_fd, int fd, uint32_t *ino, uint32_t *dev_major, uint32_t *dev_minor) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } request;
+    memset(&request, 0, sizeof(request));
+    request.nlh.nlmsg_len = sizeof(request);
+    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.nlh.nlmsg_flags = NLM_F_REQUEST;
+    request.nlh.nlmsg_seq = (uint32_t)st.st_ino;
+    request.req.sdiag_family = AF_UNIX;
+    request.req.udiag_states = ~0U;
+    request.req.udiag_ino = (uint32_t)st.st_ino;  /* the sockfs inode of fd */
+    request.req.udiag_show = UDIAG_SHOW_VFS;
+    request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = ~0U;  /* no cookie check */
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    struct iovec out = { .iov_base = &request, .iov_len = sizeof(request) };
+    struct msghdr msg = { .msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = &out, .msg_iovlen = 1 };
+    if (sendmsg(diag_fd, &msg, 0) < 0) return -1;
+
+    union { struct nlmsghdr align; char bytes[8192]; } reply;
+    struct iovec in = { .iov_base = reply.bytes, .iov_len = sizeof(reply.bytes) };
+    struct msghdr rmsg = { .msg_iov = &in, .msg_iovlen = 1 };
+    ssize_t n;
+    do { n = recvmsg(diag_fd, &rmsg, 0); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    for (struct nlmsghdr *h = &reply.align; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_type == NLMSG_ERROR) {
+            struct nlmsgerr *err = NLMSG_DATA(h);
+            errno = err->error ? -err->error : ENOENT;
+            return -1;
+        }
+        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_seq != (uint32_t)st.st_ino) continue;
+        struct unix_diag_msg *m = NLMSG_DATA(h);
+        if (m->udiag_ino != (uint32_t)st.st_ino) continue;
+        int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+        for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+            if (a->rta_type != UNIX_DIAG_VFS || RTA_PAYLOAD(a) < sizeof(struct unix_diag_vfs)) continue;
+            struct unix_diag_vfs vfs;
+            memcpy(&vfs, RTA_DATA(a), sizeof(vfs));
+            *ino = vfs.udiag_vfs_ino;
+            /* The kernel reports its internal dev_t: major in the top 12 bits, minor in the low 20. */
+            *dev_major = vfs.udiag_vfs_dev >> 20;
+            *dev_minor = vfs.udiag_vfs_dev & 0xfffff;
+            return 0;
+        }
+        return 1;
+    }
+    errno = ENOENT;
+    return -1;
 }

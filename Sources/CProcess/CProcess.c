@@ -15,12 +15,17 @@ int bh_setresuid(uid_t uid) { return setresuid(uid, uid, uid); }
 int bh_setresgid(gid_t gid) { return setresgid(gid, gid, gid); }
 int bh_close_from(int lowfd) { return (int)syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0); }
 
+void bh_close_inherited(int keep) {
+    if (keep > 3) syscall(SYS_close_range, 3U, (unsigned)(keep - 1), 0);
+    syscall(SYS_close_range, (unsigned)(keep >= 3 ? keep + 1 : 3), ~0U, 0);
+}
+
 int bh_signalfd(const int *signals, int count) {
     sigset_t set;
     sigemptyset(&set);
     for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int bh_signalfd_read(int fd) {

@@ -1,4 +1,7 @@
 import IPC
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Semantic checks. Each problem names the key to fix.
 public enum ConfigValidator {
@@ -21,7 +24,7 @@ public enum ConfigValidator {
                 if !isCleanAbsolutePath(path) { problems.append("\(key).unix must be an absolute path without '..'") }
                 if parseMode(spec.mode) == nil { problems.append("\(key).mode \(spec.mode.debugDescription) is not an octal mode like 0660") }
             case (nil, let address?):
-                if TCPAddress(address) == nil { problems.append("\(key).tcp \(address.debugDescription) is not ADDRESS:PORT (IPv6 as [::1]:443)") }
+                if TCPAddress(address)?.isNumeric != true { problems.append("\(key).tcp \(address.debugDescription) is not NUMERIC-ADDRESS:PORT (IPv6 as [::1]:443)") }
             default:
                 problems.append("\(key) needs exactly one of unix or tcp")
             }
@@ -74,5 +77,11 @@ public struct TCPAddress: Equatable, Sendable {
             port = p
         }
         if host.isEmpty { return nil }
+    }
+
+    /// The helper binds numeric addresses only: no name lookups inside the sandbox.
+    public var isNumeric: Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }

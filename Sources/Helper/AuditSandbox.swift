@@ -31,12 +31,12 @@ struct AuditSandbox: ParsableCommand {
         print("tid\tuid\tCapEff\tCapPrm\tCapBnd")
         for t in ProcessStatus.threads() {
             print("\(t.tid)\t\(t.uids)\t\(String(t.capEff, radix: 16))\t\(String(t.capPrm, radix: 16))\t\(String(t.capBnd, radix: 16))")
-            ok = ok && t.capEff == HelperCapabilities.mask
+            ok = ok && t.capEff == HelperCapabilities.mask && t.capPrm == HelperCapabilities.mask && t.capBnd == HelperCapabilities.mask
         }
         print("documented CapEff: \(String(HelperCapabilities.mask, radix: 16)) (\(HelperCapabilities.kept.map(\.1).joined(separator: " ")))")
         try Sandbox.install()
         print("seccomp filter installed (default action: kill process)")
-        guard ok else { print("FAIL: a thread's CapEff differs from the documented set"); throw ExitCode(1) }
+        guard ok else { print("FAIL: a thread's CapEff, CapPrm or CapBnd differs from the documented set"); throw ExitCode(1) }
         if attemptForbiddenSyscall {
             print("calling unshare(CLONE_NEWUSER); expect death by SIGSYS")
             fflush(nil)

@@ -8,12 +8,20 @@ import Glibc
 /// `connectUserDockerSocket(uid)`: connects to the Docker socket that belongs to
 /// `uid`, after proving that `uid` really is at the other end of the client
 /// connection the agent hands over. Every path comes from the helper's config.
-struct DockerSocketConnector {
-    let router: RouterSection?
+final class DockerSocketConnector {
+    private let router: RouterSection?
+    private let binder: ListenerBinder
+    /// A NETLINK_SOCK_DIAG socket, opened before the sandbox.
+    private let diag: Int32
+    private var ledger = ProofLedger()
+
+    init(router: RouterSection?, binder: ListenerBinder, diag: Int32) {
+        self.router = router; self.binder = binder; self.diag = diag
+    }
 
     func connect(uid: UInt32, proof: Int32) throws(Refusal) -> Int32 {
         guard let router, router.enabled else { throw Refusal(.notPermittedNow, "the router is not enabled in the helper's config") }
-        try checkProof(proof, uid: uid, listen: router.listen)
+        try checkProof(proof, uid: uid)
 
         let path: String
         if uid == 0 {
@@ -51,23 +59,30 @@ struct DockerSocketConnector {
         return fd
     }
 
-    /// The proof must be a stream connection accepted on the router's own socket,
-    /// whose peer (per the kernel, not the agent) is `uid`.
-    private func checkProof(_ proof: Int32, uid: UInt32, listen: String) throws(Refusal) {
+    /// The proof must be a live stream connection accepted on the socket this
+    /// helper bound at router.listen (checked by the socket file's device and
+    /// inode, as the kernel reports it), whose peer per SO_PEERCRED is `uid`,
+    /// and which has not been used as a proof before.
+    private func checkProof(_ proof: Int32, uid: UInt32) throws(Refusal) {
         var domain: Int32 = 0, type: Int32 = 0
         guard bh_socket_kind(proof, &domain, &type) == 0, domain == AF_UNIX, type == Int32(SOCK_STREAM.rawValue) else {
             throw Refusal(.proofRejected, "the proof fd is not a Unix stream socket")
         }
-        var buffer = [CChar](repeating: 0, count: 128)
-        let n = bh_unix_socket_path(proof, &buffer, buffer.count)
-        let local = n > 0 ? String(decoding: buffer.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        guard local == listen else {
-            throw Refusal(.proofRejected, "the proof connection was not accepted on router.listen (\(listen))")
+        guard let listener = binder.identity(of: ListenerName("router")!) else {
+            throw Refusal(.notPermittedNow, "router.listen has not been bound by this helper")
+        }
+        guard let bound = SocketFileIdentity.of(socket: proof, diag: diag), bound == listener else {
+            throw Refusal(.proofRejected, "the proof connection was not accepted on router.listen")
+        }
+        var pfd = pollfd(fd: proof, events: 0, revents: 0)
+        if poll(&pfd, 1, 0) > 0, pfd.revents & Int16(POLLHUP) != 0 {
+            throw Refusal(.proofRejected, "the proof connection has already hung up")
         }
         guard let peer = PeerCredentials.of(fd: proof) else { throw Refusal(.proofRejected, "the proof fd has no peer credentials") }
         guard peer.uid == uid else {
             throw Refusal(.proofRejected, "the proof connection belongs to uid \(peer.uid), not uid \(uid)")
         }
+        guard ledger.spend(proof) else { throw Refusal(.proofRejected, "this proof connection was already used") }
     }
 }
 

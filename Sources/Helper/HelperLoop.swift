@@ -57,7 +57,13 @@ final class HelperLoop {
         if received.isEndOfStream { return false }
         let (reply, fd) = handler.handle(received)
         defer { if fd >= 0 { close(fd) } }
-        do { try channel.send(reply, fd: fd) } catch { return false }
+        do {
+            try channel.send(reply, fd: fd, nonBlocking: true)
+        } catch {
+            // EAGAIN: the agent does not read its replies; it is not allowed to stall the helper.
+            logger.warning("cannot deliver a reply; dropping the agent session", metadata: ["error": "\(error)"])
+            return false
+        }
         return true
     }
 
@@ -114,7 +120,7 @@ final class HelperLoop {
     private func shutdown(code: Int32) -> Int32 {
         agent?.close()
         agent = nil
-        if case .spawner(let spawner, _) = source { spawner.stop() }
+        if case .spawner(let spawner, _) = source { spawner.stop(logger: logger) }
         binder.closeAll()
         logger.notice("stopped")
         return code

@@ -14,6 +14,8 @@ final class ListenerBinder {
     private var bound: [ListenerName: Int32] = [:]
     /// Unix socket paths this helper created, with their inode, removed at shutdown.
     private var created: [(path: String, inode: ino_t)] = []
+    /// The socket file each Unix listener is bound to: proofs are checked against it.
+    private var identities: [ListenerName: SocketFileIdentity] = [:]
 
     init(table: ListenerTable, logger: Logger) { self.table = table; self.logger = logger }
 
@@ -31,6 +33,7 @@ final class ListenerBinder {
         } else {
             fd = try bind(entry)
             bound[name] = fd
+            if case .unix(let path, _, _, _) = entry.endpoint { identities[name] = SocketFileIdentity(path: path) }
         }
         let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         guard copy >= 0 else { throw Refusal(.systemError, "dup: \(String(cString: strerror(errno)))") }
@@ -40,16 +43,19 @@ final class ListenerBinder {
     private func bind(_ entry: ListenerTable.Entry) throws(Refusal) -> Int32 {
         switch entry.endpoint {
         case .unix(let path, let mode, let uid, let gid):
+            try checkDirectory(of: path, configKey: entry.configKey)
             try clearStaleSocket(at: path, configKey: entry.configKey)
-            let previous = umask(0o177)  // the socket appears 0600, then opens up to its mode
+            // The umask gives the socket its mode at creation: no chmod by path, which
+            // could follow a symlink swapped in after bind.
+            let previous = umask(~mode & 0o777)
             let fd = bh_bind_unix(path)
             let bindErrno = errno
             umask(previous)
             guard fd >= 0 else { throw Refusal(.systemError, "bind \(path) (\(entry.configKey)): \(String(cString: strerror(bindErrno)))") }
-            guard chmod(path, mode) == 0, chown(path, uid, gid) == 0 else {
+            guard lchown(path, uid, gid) == 0 else {
                 let e = errno
                 close(fd); unlink(path)
-                throw Refusal(.systemError, "set mode/owner of \(path): \(String(cString: strerror(e)))")
+                throw Refusal(.systemError, "set owner of \(path): \(String(cString: strerror(e)))")
             }
             var st = stat()
             if lstat(path, &st) == 0 { created.append((path, st.st_ino)) }
@@ -63,6 +69,23 @@ final class ListenerBinder {
             return fd
         }
     }
+
+    /// The directory must be root's and not writable by others (unless sticky):
+    /// otherwise someone else could swap the socket file under the helper.
+    private func checkDirectory(of path: String, configKey: String) throws(Refusal) {
+        let directory = path.split(separator: "/").dropLast().joined(separator: "/")
+        var st = stat()
+        guard stat("/" + directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw Refusal(.systemError, "the directory of \(path) (\(configKey)) does not exist")
+        }
+        let writableByOthers = st.st_mode & (S_IWGRP | S_IWOTH) != 0
+        guard st.st_uid == 0, !writableByOthers || st.st_mode & S_ISVTX != 0 else {
+            throw Refusal(.conflict, "the directory of \(path) must belong to root and not be writable by others (\(configKey))")
+        }
+    }
+
+    /// The socket file listener `name` is bound to, once bound.
+    func identity(of name: ListenerName) -> SocketFileIdentity? { identities[name] }
 
     /// A leftover socket nobody serves is removed; a live one, or anything that is
     /// not a socket, is refused: the helper never steals or deletes another

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CFDPass
+import CProcess
 import Config
 import Foundation
 import IPC
@@ -21,6 +23,8 @@ struct RunHelper: ParsableCommand {
     var ipcFD: Int32?
 
     func run() throws {
+        // Nothing inherited by accident crosses into the sandbox (only stdio and --ipc-fd).
+        bh_close_inherited(ipcFD ?? -1)
         let config = try options.load()
         LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-helper", level: config.logLevel.rawValue)
         let logger = Logger(label: "helper")
@@ -41,6 +45,10 @@ struct RunHelper: ParsableCommand {
 
         let source: HelperLoop.AgentSource
         if let ipcFD {
+            var domain: Int32 = 0, type: Int32 = 0
+            guard bh_socket_kind(ipcFD, &domain, &type) == 0, domain == AF_UNIX, type == Int32(SOCK_SEQPACKET.rawValue) else {
+                throw ValidationError("--ipc-fd \(ipcFD) is not an AF_UNIX SOCK_SEQPACKET socket")
+            }
             source = .inherited(PacketChannel(fd: ipcFD))
         } else {
             guard let agentAccount = Account.named(config.agent.user) else {
@@ -51,6 +59,9 @@ struct RunHelper: ParsableCommand {
                               backoffMax: config.agent.restartBackoffMax)
         }
         guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
+        // sock_diag tells which socket file a proof connection was accepted on.
+        let diag = bh_open_sock_diag()
+        guard diag >= 0 else { throw ValidationError("cannot open a NETLINK_SOCK_DIAG socket: errno \(errno)") }
 
         // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
         tzset()
@@ -66,7 +77,7 @@ struct RunHelper: ParsableCommand {
 
         let binder = ListenerBinder(table: table, logger: Logger(label: "helper.listeners"))
         let handler = RequestHandler(
-            binder: binder, connector: DockerSocketConnector(router: config.router), configDocument: document,
+            binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag), configDocument: document,
             logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source, logger: logger).run()
         if code != 0 { throw ExitCode(code) }

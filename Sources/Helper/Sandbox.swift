@@ -10,11 +10,12 @@ import Glibc
 enum Sandbox {
     /// Syscalls allowed with any arguments.
     static let allowed: [String] = [
-        // I/O on fds the helper already holds: the IPC channel, logs, signalfd.
-        "read", "write", "writev", "close", "close_range", "poll", "ppoll", "fcntl", "dup", "dup3",
+        // I/O on fds the helper already holds: the IPC channel, logs, signalfd, and the
+        // NETLINK_SOCK_DIAG socket (opened before the filter) that checks proofs.
+        "read", "write", "writev", "close", "poll", "ppoll", "fcntl", "dup", "dup3",
         "recvmsg", "sendmsg", "sendto",
         // Sockets it binds or connects on the agent's behalf (socket() is filtered by family below).
-        "bind", "connect", "getsockopt", "setsockopt", "getsockname", "getpeername", "socketpair",
+        "bind", "connect", "getsockopt", "setsockopt", "getsockname", "socketpair",
         // Socket files: stale cleanup, mode and owner.
         "newfstatat", "fstat", "statx", "lstat", "unlink", "unlinkat", "fchmodat", "chmod", "fchownat", "chown", "lchown", "umask",
         // Signals (SIGTERM/SIGINT/SIGCHLD arrive through a signalfd) and child reaping.

@@ -49,8 +49,9 @@ struct Spawner {
         return helperSide
     }
 
-    /// Asks the spawner to stop the agent and exit, then reaps it (bounded wait).
-    func stop(timeoutSeconds: Double = 15) {
+    /// Asks the spawner to stop the agent and exit, then reaps it. The wait is
+    /// bounded: the spawner runs as another uid, so the helper cannot kill it.
+    func stop(timeoutSeconds: Double = 15, logger: Logger) {
         channel.close()
         let deadline = Monotonic.now + timeoutSeconds
         while Monotonic.now < deadline {
@@ -59,9 +60,7 @@ struct Spawner {
             if r == pid || (r < 0 && errno == ECHILD) { return }
             usleep(50_000)
         }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        logger.error("the spawner did not exit in time; leaving it", metadata: ["pid": "\(pid)"])
     }
 }
 
@@ -94,7 +93,7 @@ private struct SpawnerProcess {
                 _exit(0)
             }
             guard received.fd >= 0 else { continue }
-            if agent > 0 { kill(agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
+            if agent > 0 { kill(-agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
             agent = spawn(ipc: received.fd)
             close(received.fd)
         }
@@ -129,6 +128,9 @@ private struct SpawnerProcess {
             guard pid > 0 else { return }
             let how = status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
             logger.notice("agent exited", metadata: ["pid": "\(pid)", "how": "\(how)"])
+            // Its session leader is gone: end the whole group, so no child of the agent
+            // keeps fd 3 open and hides the agent's death from the helper.
+            kill(-pid, SIGKILL)
             if pid == agent { agent = 0 }
         }
     }
@@ -143,7 +145,7 @@ private struct SpawnerProcess {
             usleep(50_000)
         }
         logger.warning("agent did not stop within 10 s; killing it", metadata: ["pid": "\(agent)"])
-        kill(agent, SIGKILL)
+        kill(-agent, SIGKILL)
         var s: Int32 = 0
         waitpid(agent, &s, 0)
         agent = 0

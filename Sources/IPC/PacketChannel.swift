@@ -19,15 +19,17 @@ public struct PacketChannel: Sendable {
         return (PacketChannel(fd: fds[0]), PacketChannel(fd: fds[1]))
     }
 
-    public func send(_ frame: Frame, fd attached: Int32 = -1) throws(SystemCallError) {
+    /// `nonBlocking`: fail with EAGAIN rather than wait for a peer that does not read
+    /// (the helper never lets the agent stall it).
+    public func send(_ frame: Frame, fd attached: Int32 = -1, nonBlocking: Bool = false) throws(SystemCallError) {
         let bytes = frame.encoded()
-        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached) }
+        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached, nonBlocking ? 1 : 0) }
         guard n == bytes.count else { throw SystemCallError(call: "sendmsg", errno: n < 0 ? errno : EMSGSIZE) }
     }
 
     /// Sends raw bytes as one record: used only by tests that play a hostile agent.
     public func sendRaw(_ bytes: [UInt8], fd attached: Int32 = -1) throws(SystemCallError) {
-        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached) }
+        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached, 0) }
         guard n == bytes.count else { throw SystemCallError(call: "sendmsg", errno: n < 0 ? errno : EMSGSIZE) }
     }
 

@@ -122,6 +122,59 @@ final class ConnectIntentTests: HelperSessionTestCase {
         XCTAssertTrue(message.contains("does not run as uid"), message)
     }
 
+    /// The attack found in review: bind a client socket to the same *path* as
+    /// router.listen in a private mount namespace, connect it to a root listener,
+    /// and present it as proof for uid 0. Its socket file is not the router's.
+    func testProofBoundToTheRouterPathInAnotherMountNamespaceIsRefused() throws {
+        let rootDaemonPath = "\(fixture.dir)-rootd.sock"
+        let rootDaemon = TestFixture.listeningSocket(at: rootDaemonPath)
+        defer { close(rootDaemon); unlink(rootDaemonPath) }
+        var pair: [Int32] = [-1, -1]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair), 0)
+        defer { close(pair[0]) }
+        let forger = Process()
+        forger.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        forger.arguments = ["--mount", "--propagation", "private", "sh", "-c",
+            "mount -t tmpfs tmpfs '\(fixture.dir)' && exec python3 -c \"import socket,array; "
+            + "c=socket.socket(socket.AF_UNIX); c.bind('\(fixture.routerSocket)'); c.connect('\(rootDaemonPath)'); "
+            + "socket.socket(fileno=0).sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [c.fileno()]))])\""]
+        forger.standardInput = FileHandle(fileDescriptor: pair[1], closeOnDealloc: true)
+        try forger.run()
+        forger.waitUntilExit()
+        XCTAssertEqual(forger.terminationStatus, 0, "the forger could not build its socket")
+        let received = try PacketChannelProbe.receiveFD(on: pair[0])
+        defer { close(received) }
+        XCTAssertEqual(PeerCredentials.of(fd: received)?.uid, 0, "the forged proof's peer is root")
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: 0), fd: received), .proofRejected)
+        XCTAssertTrue(message.contains("not accepted on router.listen"), message)
+        var pfd = pollfd(fd: rootDaemon, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&pfd, 1, 100), 1, "the forger did reach the root listener (the attack was real)")
+    }
+
+    func testProofCanBeUsedOnlyOnce() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        let fd = try proof(from: "carol")
+        defer { close(fd) }
+        assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .notFound)
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .proofRejected)
+        XCTAssertTrue(message.contains("already used"), message)
+    }
+
+    func testProofWhoseClientHungUpIsRefused() throws {
+        let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        client.arguments = ["-u", "carol", "--", "python3", "-c",
+                            "import socket; s=socket.socket(socket.AF_UNIX); s.connect('\(fixture.routerSocket)'); s.close()"]
+        try client.run()
+        client.waitUntilExit()
+        let fd = TestFixture.acceptOne(router)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: carol), fd: fd), .proofRejected)
+        XCTAssertTrue(message.contains("hung up"), message)
+    }
+
     func testGenuineProofReachesTheUsersOwnDaemon() throws {
         let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
         mkdir(userDir(carol), 0o700)
@@ -162,5 +215,16 @@ extension TestFixture {
         }
         guard rc == 0 else { throw SystemCallError(call: "connect", errno: errno) }
         return fd
+    }
+}
+
+/// Receives one fd sent with SCM_RIGHTS on a stream socket (test side of a forger).
+enum PacketChannelProbe {
+    static func receiveFD(on fd: Int32) throws -> Int32 {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 10_000) == 1 else { throw HelperTestError.noReply }
+        let received = try PacketChannel(fd: fd).receive(limit: 16)
+        guard received.fd >= 0 else { throw HelperTestError.unexpected("no fd arrived") }
+        return received.fd
     }
 }

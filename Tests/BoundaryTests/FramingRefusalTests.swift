@@ -88,6 +88,30 @@ final class FramingRefusalTests: HelperSessionTestCase {
         XCTAssertTrue(text.contains(fixture.routerSocket.replacingOccurrences(of: "/", with: "\\/")), text)
     }
 
+    /// An agent that sends but never reads its replies cannot stall the helper:
+    /// once a reply cannot be delivered the session is dropped (in --ipc-fd mode,
+    /// the helper then exits cleanly).
+    func testAgentThatNeverReadsIsDroppedNotWaitedFor() throws {
+        let hello = Request.hello(protocolVersion: Frame.version).encodedFrame(id: 1)
+        var sent = 0
+        for _ in 0..<100_000 {
+            let n = hello.withUnsafeBytes { Glibc.send(helper.channel.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) }
+            if n < 0 { if errno == EAGAIN { usleep(1000); continue }; break }
+            sent += 1
+        }
+        let status = helper.waitForExit(timeout: 10)
+        XCTAssertNotNil(status, "the helper must not block on an agent that does not read (sent \(sent))")
+        XCTAssertEqual(status.map { ($0 >> 8) & 0xff }, 0)
+    }
+
+    func testSIGHUPDoesNotFreezeTheHelper() throws {
+        try helper.hello()
+        kill(helper.pid, SIGHUP)
+        usleep(100_000)
+        assertRefused(try helper.call(.hello(protocolVersion: Frame.version)), .notPermittedNow)
+        XCTAssertTrue(helper.isAlive)
+    }
+
     /// Bounded mutation fuzzing of the live, sandboxed helper: every record gets
     /// exactly one reply and the helper never dies.
     func testRandomRecordsNeverKillTheHelper() throws {

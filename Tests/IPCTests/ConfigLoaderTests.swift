@@ -46,6 +46,7 @@ final class ConfigLoaderTests: XCTestCase {
             ("router: {listen: /run/../etc/x.sock}", "router.listen"),
             ("listeners: {Bad: {tcp: \"127.0.0.1:1\"}}", "listeners.Bad"),
             ("listeners: {web: {tcp: \"localhost\"}}", "listeners.web.tcp"),
+            ("listeners: {web: {tcp: \"localhost:443\"}}", "NUMERIC-ADDRESS"),
             ("listeners: {web: {unix: /run/a.sock, tcp: \"127.0.0.1:1\"}}", "listeners.web"),
             ("listeners: {router: {unix: /run/a.sock}}", "reserved"),
             ("helper: {user: bulkhead}", "must be different"),

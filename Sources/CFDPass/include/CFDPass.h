@@ -11,9 +11,10 @@ enum {
     BH_RECV_EXTRA_FDS = 4,       /* more than one fd arrived; all of them closed */
 };
 
-/* Sends one message (one SOCK_SEQPACKET record) with at most one fd (-1 for none).
+/* Sends one message (one SOCK_SEQPACKET record) with at most one fd (-1 for none);
+   with nonblocking set, fails with EAGAIN instead of waiting for a slow reader.
    Returns bytes sent, or -1 with errno set. Never raises SIGPIPE. */
-ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd);
+ssize_t bh_send_with_fd(int sock, const void *buf, size_t len, int fd, int nonblocking);
 
 /* Receives one message. *fd_out is the single fd that came with it, or -1.
    Received fds are close-on-exec. Returns bytes read (0 on EOF) or -1 with errno. */
@@ -28,6 +29,16 @@ int bh_socket_kind(int fd, int *domain, int *type);
 /* The filesystem path an AF_UNIX socket is bound to (getsockname), NUL-terminated.
    Returns its length, 0 for unnamed/abstract, or -1 with errno. */
 int bh_unix_socket_path(int fd, char *out, size_t outlen);
+
+/* A NETLINK_SOCK_DIAG socket (close-on-exec) for bh_unix_socket_vfs. Returns the fd or -1. */
+int bh_open_sock_diag(void);
+
+/* Which socket file a Unix socket is bound to, as the kernel records it: for an
+   accepted connection, the file its listener was bound to. Asks sock_diag
+   (UDIAG_SHOW_VFS) over diag_fd. Returns 0 and sets *ino, *dev_major, *dev_minor
+   (comparable with lstat's st_ino, major(st_dev), minor(st_dev)); 1 when the
+   socket is not bound to a file; -1 with errno on failure. */
+int bh_unix_socket_vfs(int diag_fd, int fd, uint32_t *ino, uint32_t *dev_major, uint32_t *dev_minor);
 
 /* Binds an AF_UNIX stream socket to path (no listen). Returns the fd or -1 with errno. */
 int bh_bind_unix(const char *path);

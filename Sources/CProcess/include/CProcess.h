@@ -9,6 +9,8 @@ int bh_prctl(int option, unsigned long arg2);
 int bh_setresuid(uid_t uid);
 int bh_setresgid(gid_t gid);
 int bh_close_from(int lowfd);
+/* Closes every fd above 2 except `keep` (-1 keeps none). */
+void bh_close_inherited(int keep);
 /* A signalfd for signals already blocked; returns the fd or -1. */
 int bh_signalfd(const int *signals, int count);
 /* Reads one signal number from a signalfd; 0 when none is pending. */
