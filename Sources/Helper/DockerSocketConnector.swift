@@ -68,6 +68,11 @@ final class DockerSocketConnector {
         guard bh_socket_kind(proof, &domain, &type) == 0, domain == AF_UNIX, type == Int32(SOCK_STREAM.rawValue) else {
             throw Refusal(.proofRejected, "the proof fd is not a Unix stream socket")
         }
+        var listening: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(proof, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0, listening == 0 else {
+            throw Refusal(.proofRejected, "the proof fd is a listening socket, not a connection")
+        }
         guard let listener = binder.identity(of: ListenerName("router")!) else {
             throw Refusal(.notPermittedNow, "router.listen has not been bound by this helper")
         }

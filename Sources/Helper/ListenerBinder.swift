@@ -70,17 +70,25 @@ final class ListenerBinder {
         }
     }
 
-    /// The directory must be root's and not writable by others (unless sticky):
-    /// otherwise someone else could swap the socket file under the helper.
+    /// Every directory above the socket must be root's and writable by root only:
+    /// otherwise someone else could swap the socket file, or a directory on its
+    /// path, under the helper. (Sticky directories such as /tmp are refused too:
+    /// the helper could not remove its own socket from one later.)
     private func checkDirectory(of path: String, configKey: String) throws(Refusal) {
-        let directory = path.split(separator: "/").dropLast().joined(separator: "/")
-        var st = stat()
-        guard stat("/" + directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-            throw Refusal(.systemError, "the directory of \(path) (\(configKey)) does not exist")
+        var directories = ["/"]
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            directories.append(prefix)
         }
-        let writableByOthers = st.st_mode & (S_IWGRP | S_IWOTH) != 0
-        guard st.st_uid == 0, !writableByOthers || st.st_mode & S_ISVTX != 0 else {
-            throw Refusal(.conflict, "the directory of \(path) must belong to root and not be writable by others (\(configKey))")
+        for directory in directories {
+            var st = stat()
+            guard stat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                throw Refusal(.systemError, "\(directory) (on the path of \(configKey)) is not a directory")
+            }
+            guard st.st_uid == 0, st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+                throw Refusal(.conflict, "\(directory) must belong to root and be writable by root only (\(configKey)); pick a directory such as /run")
+            }
         }
     }
 

@@ -151,6 +151,12 @@ final class ConnectIntentTests: HelperSessionTestCase {
         XCTAssertEqual(poll(&pfd, 1, 100), 1, "the forger did reach the root listener (the attack was real)")
     }
 
+    func testListeningSocketAsProofIsRefused() throws {
+        // The router's own listening socket: its "peer" is whoever called listen().
+        let message = assertRefused(try helper.call(.connectUserDockerSocket(uid: 0), fd: router), .proofRejected)
+        XCTAssertTrue(message.contains("listening socket"), message)
+    }
+
     func testProofCanBeUsedOnlyOnce() throws {
         let carol = try XCTUnwrap(TestFixture.uid(of: "carol"))
         let fd = try proof(from: "carol")

@@ -60,6 +60,17 @@ final class ListenerIntentTests: HelperSessionTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: fixture.liveSocket), Data("precious".utf8))
     }
 
+    func testListenerInADirectoryOthersCanWriteIsRefused() throws {
+        for mode: mode_t in [0o775, 0o757, 0o1777] {
+            chmod(fixture.dir, mode)
+            let message = assertRefused(try helper.call(.bindUnixListener(name: ListenerName("extra")!)), .conflict)
+            XCTAssertTrue(message.contains("writable by root only"), message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.extraSocket))
+        }
+        chmod(fixture.dir, 0o755)
+        XCTAssertEqual(try helper.call(.bindUnixListener(name: ListenerName("extra")!)).0, .ok(payload: []))
+    }
+
     func testStaleSocketIsReplaced() throws {
         let dead = TestFixture.listeningSocket(at: fixture.staleSocket)
         close(dead)  // the file stays, nobody listens: stale

@@ -15,7 +15,8 @@ struct TestFixture {
     static let privilegedPort: UInt16 = 444
 
     init() throws {
-        var template = Array("/tmp/bulkhead-boundary-XXXXXX".utf8CString)
+        // Under /run: listener directories must be root-only all the way up (not /tmp).
+        var template = Array("/run/bulkhead-boundary-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw NSError(domain: "mkdtemp", code: Int(errno)) }
         dir = String(cString: made)
         chmod(dir, 0o755)
