@@ -24,6 +24,7 @@ final class HelperLoop {
     private var agentStartedAt = 0.0
     private var restartAt: Double?
     private var backoff = 0.5
+    private var receiveBuffer: [UInt8] = []
 
     init(handler: RequestHandler, binder: ListenerBinder, signals: SignalChannel, source: AgentSource, logger: Logger) {
         self.handler = handler; self.binder = binder; self.signals = signals; self.source = source; self.logger = logger
@@ -53,7 +54,7 @@ final class HelperLoop {
     /// Answers one request; false when the agent is gone.
     private func serveOne(_ channel: PacketChannel) -> Bool {
         let received: PacketChannel.Received
-        do { received = try channel.receive(limit: Frame.maxRequestSize) } catch { return false }
+        do { received = try channel.receive(limit: Frame.maxRequestSize, reusing: &receiveBuffer) } catch { return false }
         if received.isEndOfStream { return false }
         let (reply, fd) = handler.handle(received)
         defer { if fd >= 0 { close(fd) } }

@@ -47,10 +47,18 @@ public struct PacketChannel: Sendable {
 
     /// Receives one record of at most `limit` bytes (one more is read to detect excess).
     public func receive(limit: Int) throws(SystemCallError) -> Received {
-        var buffer = [UInt8](repeating: 0, count: limit + 1)
+        var buffer: [UInt8] = []
+        return try receive(limit: limit, reusing: &buffer)
+    }
+
+    /// The same, reading into `buffer` (grown once to `limit + 1`, then reused):
+    /// the agent receives every reply this way, so no 1 MiB buffer is allocated
+    /// and zeroed per request.
+    public func receive(limit: Int, reusing buffer: inout [UInt8]) throws(SystemCallError) -> Received {
+        if buffer.count < limit + 1 { buffer = [UInt8](repeating: 0, count: limit + 1) }
         var attached: Int32 = -1
         var flags: Int32 = 0
-        let n = buffer.withUnsafeMutableBytes { bh_recv_with_fd(fd, $0.baseAddress, $0.count, &attached, &flags) }
+        let n = buffer.withUnsafeMutableBytes { bh_recv_with_fd(fd, $0.baseAddress, limit + 1, &attached, &flags) }
         guard n >= 0 else { throw SystemCallError(call: "recvmsg", errno: errno) }
         let truncated = n > limit || flags & Int32(BH_RECV_TRUNCATED) != 0
         if truncated, attached >= 0 { Glibc.close(attached); attached = -1 }

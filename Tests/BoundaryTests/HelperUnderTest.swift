@@ -26,11 +26,13 @@ final class HelperUnderTest {
         guard getpwnam("bulkhead-helper") != nil else { throw XCTSkip("account bulkhead-helper missing: run `make test`, which creates it") }
     }
 
-    init(configPath: String) throws {
+    /// `strayFD`: an extra fd handed to the helper at fd 9, as a careless parent might.
+    init(configPath: String, strayFD: Int32? = nil) throws {
         let (ours, theirs) = try PacketChannel.pair()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, theirs.fd, 3)
+        if let strayFD { posix_spawn_file_actions_adddup2(&actions, strayFD, 9) }
         let argv = ["\(Self.binDir)/bulkhead-helper", "run", "--config", configPath, "--ipc-fd", "3"]
         var cArgv = argv.map { strdup($0) } + [nil]
         var pid: pid_t = 0

@@ -36,6 +36,38 @@ final class ProcessHardeningTests: XCTestCase {
         }
     }
 
+    func testInheritedFDsAreClosedBeforeTheSandbox() throws {
+        try HelperUnderTest.requireRoot()
+        let fixture = try TestFixture()
+        defer { fixture.remove() }
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let helper = try HelperUnderTest(configPath: fixture.configPath, strayFD: fds[1])
+        try helper.hello()
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(helper.pid)/fd").compactMap(Int32.init)
+        XCTAssertTrue(open.contains(3), "the IPC fd stays")
+        XCTAssertFalse(open.contains(9), "a stray inherited fd must be closed: \(open.sorted())")
+    }
+
+    func testIPCFDThatIsNotASeqpacketSocketIsRefused() throws {
+        try HelperUnderTest.requireRoot()
+        let fixture = try TestFixture()
+        defer { fixture.remove() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(HelperUnderTest.binDir)/bulkhead-helper")
+        p.arguments = ["run", "--config", fixture.configPath, "--ipc-fd", "0"]  // stdin: a pipe
+        let out = Pipe()
+        p.standardInput = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("is not an AF_UNIX SOCK_SEQPACKET socket"), text)
+    }
+
     func testForbiddenSyscallKillsTheHelperWithSIGSYS() throws {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()

@@ -11,7 +11,8 @@ import Glibc
 /// threads (the accept thread, service start-up), never from a SwiftNIO event loop.
 final class HelperClient: Sendable {
     private let channel: PacketChannel
-    private let nextID = Mutex<UInt32>(1)
+    /// The last request id and the reply buffer, both used only under the lock.
+    private let state = Mutex<(id: UInt32, buffer: [UInt8])>((1, []))
 
     init(fd: Int32) { channel = PacketChannel(fd: fd) }
 
@@ -43,10 +44,11 @@ final class HelperClient: Sendable {
 
     /// Sends one request and waits for its reply. Throws `Refusal` for a typed refusal.
     private func call(_ request: Request, fd: Int32 = -1) throws -> ([UInt8], Int32) {
-        try nextID.withLock { id -> ([UInt8], Int32) in
-            id &+= 1
+        try state.withLock { state -> ([UInt8], Int32) in
+            state.id &+= 1
+            let id = state.id
             try channel.send(Frame(kind: .request, type: request.type.rawValue, id: id, payload: request.encodePayload()), fd: fd)
-            let received = try channel.receive(limit: Frame.maxReplySize)
+            let received = try channel.receive(limit: Frame.maxReplySize, reusing: &state.buffer)
             guard !received.isEndOfStream else { throw HelperGone() }
             let frame = try Frame.decode(received.record[...], expected: .reply)
             guard frame.id == id else {
