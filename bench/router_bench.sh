@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${BULKHEAD_BIN_DIR:?}
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-7}
 BYTES=${BENCH_BYTES:-2147483648}
 PINGS=${BENCH_PINGS:-2000}
 W=/run/bulkhead-bench
@@ -92,7 +92,7 @@ dd=$(m "${dl[direct]}"); ds=$(m "${dl[socat]}"); dr=$(m "${dl[router]}")
 awk -v d="$dd" -v s="$ds" -v r="$dr" 'BEGIN {printf "%-28s %12.0f %12.0f %12.0f %13.2fx %13.2fx\n", "docker exec cat MB/s", d, s, r, r/d, r/s}'
 awk -v d="$ud" -v s="$us" -v r="$ur" 'BEGIN {printf "%-28s %12.0f %12.0f %12.0f %13.2fx %13.2fx\n", "raw upload to a sink MB/s", d, s, r, r/d, r/s}'
 awk -v t="$cpu_ticks" -v hz="$(getconf CLK_TCK)" -v g="$(( BYTES * ROUNDS / 1073741824 ))" \
-  'BEGIN {printf "%-28s %12s %12s %12.0f   (the raw-upload router's agent)\n", "agent CPU ms per GiB", "-", "-", t / hz * 1000 / g}'
+  'BEGIN {printf "%-28s %12s %12s %12.0f   (agent of the raw-upload router)\n", "agent CPU ms per GiB", "-", "-", t / hz * 1000 / g}'
 echo "  (raw upload: sender, sink and relay all CPU-bound on $(nproc) cores; the relay's own capacity, not Docker's)"
 pd=$(m "${ping[direct]}"); ps_=$(m "${ping[socat]}"); pr=$(m "${ping[router]}")
 awk -v d="$pd" -v s="$ps_" -v r="$pr" 'BEGIN {printf "%-28s %12.0f %12.0f %12.0f %13.2fx %13.2fx\n", "new-conn /_ping median us", d, s, r, r/d, r/s; printf "%-28s %12s %12.0f %12.0f\n", "  added vs direct, us", "-", s-d, r-d}'

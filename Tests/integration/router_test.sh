@@ -39,7 +39,7 @@ wait_for() {  # seconds, command...: retry until it succeeds or time runs out
 }
 dk() { local user=$1; shift; as_user "$user" docker -H "unix://$ROUTER" "$@"; }
 cleanup() {
-  for u in alice bob; do as_user "$u" docker -H "unix://$ROUTER" rm -f bh-it-exec bh-it-marker >/dev/null 2>&1; done
+  for u in alice bob; do as_user "$u" docker -H "unix:///run/user/$(uid_of "$u")/docker.sock" rm -f bh-it-exec bh-it-marker >/dev/null 2>&1; done
   [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null
   jobs -p | xargs -r kill 2>/dev/null
   rm -rf "$WORK"
