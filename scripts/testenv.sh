@@ -63,6 +63,24 @@ die()  { printf '[%s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- helpers
 
+# await_daemon NAME PID LOG TIMEOUT CHECK...: wait until CHECK succeeds; die with the
+# log's tail if PID exits first or TIMEOUT seconds pass.
+await_daemon() {
+  local name=$1 pid=$2 logfile=$3 limit=$4; shift 4
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pid"; then
+      tail -n 25 "$logfile" >&2 || true
+      die "$name exited during start-up (log: $logfile)"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 25 "$logfile" >&2 || true
+      die "$name did not answer within ${limit}s (log: $logfile)"
+    fi
+    sleep 0.5
+  done
+}
+
 # True if PID exists and is not a zombie. QUIRK: PID 1 here (process_api, not
 # an init) reaps re-parented orphans only about once a second, so a killed
 # daemon lingers as a zombie for a while and `kill -0` alone would say "alive".
@@ -268,18 +286,8 @@ start_rootful() {
       --bridge "$ROOTFUL_BRIDGE" \
       >"$ROOTFUL_LOG" 2>&1 </dev/null) &
   local spid=$!
-  local deadline=$((SECONDS + ROOTFUL_START_TIMEOUT))
-  until timeout 10 docker -H "$ROOTFUL_HOST" info >/dev/null 2>&1; do
-    if ! pid_alive "$spid"; then
-      tail -n 20 "$ROOTFUL_LOG" >&2 || true
-      die "rootful dockerd exited during start-up (log: $ROOTFUL_LOG)"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 20 "$ROOTFUL_LOG" >&2 || true
-      die "rootful dockerd did not answer within ${ROOTFUL_START_TIMEOUT}s (log: $ROOTFUL_LOG)"
-    fi
-    sleep 0.5
-  done
+  await_daemon "rootful dockerd" "$spid" "$ROOTFUL_LOG" "$ROOTFUL_START_TIMEOUT" \
+    timeout 10 docker -H "$ROOTFUL_HOST" info
   log "rootful dockerd up (pid $(read_pid "$ROOTFUL_PIDFILE"))"
 }
 
@@ -404,18 +412,7 @@ start_rootless() {
       "$ROOTLESS_SH" >"$lg" 2>&1 </dev/null) &
   local spid=$!
   echo "$spid" >"$(leader_pidfile "$u")"
-  local deadline=$((SECONDS + ROOTLESS_START_TIMEOUT))
-  until user_responsive "$u"; do
-    if ! pid_alive "$spid"; then
-      tail -n 25 "$lg" >&2 || true
-      die "rootless dockerd of $u exited during start-up (log: $lg)"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 25 "$lg" >&2 || true
-      die "rootless dockerd of $u did not answer within ${ROOTLESS_START_TIMEOUT}s (log: $lg)"
-    fi
-    sleep 0.5
-  done
+  await_daemon "rootless dockerd of $u" "$spid" "$lg" "$ROOTLESS_START_TIMEOUT" user_responsive "$u"
   log "rootless dockerd of $u up (session leader pid $spid)"
 }
 

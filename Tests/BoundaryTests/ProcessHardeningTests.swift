@@ -54,16 +54,7 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(HelperUnderTest.binDir)/bulkhead-helper")
-        p.arguments = ["run", "--config", fixture.configPath, "--ipc-fd", "0"]  // stdin: a pipe
-        let out = Pipe()
-        p.standardInput = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        p.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (p, text) = try runHelperBinary(["run", "--config", fixture.configPath, "--ipc-fd", "0"])  // stdin: a pipe
         XCTAssertNotEqual(p.terminationStatus, 0)
         XCTAssertTrue(text.contains("is not an AF_UNIX SOCK_SEQPACKET socket"), text)
     }
@@ -72,14 +63,7 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
-        let audit = Process()
-        audit.executableURL = URL(fileURLWithPath: "\(HelperUnderTest.binDir)/bulkhead-helper")
-        audit.arguments = ["audit-sandbox", "--config", fixture.configPath, "--attempt-forbidden-syscall"]
-        let out = Pipe()
-        audit.standardOutput = out
-        try audit.run()
-        audit.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (audit, text) = try runHelperBinary(["audit-sandbox", "--config", fixture.configPath, "--attempt-forbidden-syscall"])
         XCTAssertEqual(audit.terminationReason, .uncaughtSignal, text)
         XCTAssertEqual(audit.terminationStatus, SIGSYS, text)
         XCTAssertTrue(text.contains("documented CapEff: 403"), text)
@@ -90,16 +74,30 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
+        let (p, text) = try runHelperBinary(["audit-sandbox", "--config", fixture.configPath], asUser: "nobody")
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("must start as root"), text)
+    }
+
+    /// Runs bulkhead-helper to completion (as `asUser` via runuser, if given) and
+    /// returns the process and everything it printed.
+    private func runHelperBinary(_ arguments: [String], asUser user: String? = nil) throws -> (Process, String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        p.arguments = ["-u", "nobody", "--", "\(HelperUnderTest.binDir)/bulkhead-helper", "audit-sandbox", "--config", fixture.configPath]
+        let binary = "\(HelperUnderTest.binDir)/bulkhead-helper"
+        if let user {
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            p.arguments = ["-u", user, "--", binary] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = arguments
+        }
         let out = Pipe()
+        p.standardInput = Pipe()
         p.standardOutput = out
         p.standardError = out
         try p.run()
-        p.waitUntilExit()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        XCTAssertTrue(text.contains("must start as root"), text)
+        p.waitUntilExit()
+        return (p, text)
     }
 }
