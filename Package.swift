@@ -20,6 +20,7 @@ let package = Package(
         // C shims: system libraries and the SCM_RIGHTS helpers Swift cannot import.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp"),
         .systemLibrary(name: "CCap", pkgConfig: "libcap"),
+        .systemLibrary(name: "CVectorscan", pkgConfig: "libhs"),
         .target(name: "CFDPass"),
         .target(name: "CProcess"),
 
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "Runtime", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Secret detection: vectorscan streaming over a compiled rule set.
+        .target(name: "SecretScan", dependencies: ["CVectorscan"]),
         .executableTarget(name: "Helper", dependencies: [
             "IPC", "Config", "Runtime", "CSeccomp", "CCap", "CProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -55,6 +58,7 @@ let package = Package(
         ]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
+        .testTarget(name: "SecretScanTests", dependencies: ["SecretScan"]),
     ],
     swiftLanguageModes: [.v6]
 )
