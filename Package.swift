@@ -47,7 +47,8 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess",
+            "IPC", "Config", "Runtime", "CProcess", "SecretScan",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -12,7 +12,10 @@ struct BulkheadAgent: AsyncParsableCommand {
 
             Services (each enabled by its own config section):
               router   the system Docker socket, routed to each user's rootless daemon
+
+            Offline tools:
+              audit scan   scan a file or stdin with the audit service's secret detector
             """,
-        subcommands: [RunAgent.self],
+        subcommands: [RunAgent.self, AuditCommand.self],
         defaultSubcommand: RunAgent.self)
 }

@@ -27,12 +27,35 @@ public struct SecretRule: Codable, Equatable, Sendable {
     public var entropy: Double?
     public var value: Value
     public var caseless: Bool
+    /// Characters the match is extended over to the left, after matching (at most
+    /// 64). Lets a pattern start at a literal (the `@` of an e-mail address) instead
+    /// of a long character run, which start-of-match tracking makes slow.
+    public var extendLeft: String?
 
     public init(
         id: String, description: String, severity: Severity, pattern: String, keywords: [String],
-        entropy: Double? = nil, value: Value = .whole, caseless: Bool = false
+        entropy: Double? = nil, value: Value = .whole, caseless: Bool = false, extendLeft: String? = nil
     ) {
         self.id = id; self.description = description; self.severity = severity; self.pattern = pattern
         self.keywords = keywords; self.entropy = entropy; self.value = value; self.caseless = caseless
+        self.extendLeft = extendLeft
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, description, severity, pattern, keywords, entropy, value, caseless
+        case extendLeft = "extend_left"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        severity = try c.decodeIfPresent(Severity.self, forKey: .severity) ?? .medium
+        pattern = try c.decode(String.self, forKey: .pattern)
+        keywords = try c.decodeIfPresent([String].self, forKey: .keywords) ?? []
+        entropy = try c.decodeIfPresent(Double.self, forKey: .entropy)
+        value = try c.decodeIfPresent(Value.self, forKey: .value) ?? .whole
+        caseless = try c.decodeIfPresent(Bool.self, forKey: .caseless) ?? false
+        extendLeft = try c.decodeIfPresent(String.self, forKey: .extendLeft)
     }
 }

@@ -16,9 +16,12 @@ public final class SecretStream {
     /// extended by the next write is reported once, whole.
     private var pending: [Int: (start: UInt64, text: [UInt8])] = [:]
     private var raw: [(rule: Int, from: UInt64, to: UInt64)] = []
+    /// Per rule, the byte set of its `extendLeft`, if any.
+    private let extendLeft: [Set<UInt8>?]
 
     public init(ruleSet: RuleSet) {
         self.ruleSet = ruleSet
+        extendLeft = ruleSet.rules.map { $0.extendLeft.map { Set($0.utf8) } }
         var copy: OpaquePointer?
         precondition(hs_clone_scratch(ruleSet.prototypeScratch, &copy) == HS_SUCCESS && copy != nil, "vectorscan: out of memory")
         scratch = copy!
@@ -67,7 +70,11 @@ public final class SecretStream {
     /// Turns this call's raw matches into held or completed findings.
     private func absorb(_ data: UnsafeRawBufferPointer) -> [Finding] {
         var done: [Finding] = []
-        for (rule, from, to) in raw {
+        for (rule, matchedFrom, to) in raw {
+            var from = matchedFrom
+            if let set = extendLeft[rule] {
+                while from > tailStart, matchedFrom - from < 64, set.contains(byte(at: from - 1, current: data)) { from -= 1 }
+            }
             let text = bytes(from: from, to: to, current: data)
             if let held = pending[rule], held.start != from,
                let f = FindingFilter.finding(rule: ruleSet.rules[rule], match: held.text, offset: held.start) {
@@ -84,17 +91,17 @@ public final class SecretStream {
         return done.sorted { $0.offset < $1.offset }
     }
 
+    private func byte(at i: UInt64, current data: UnsafeRawBufferPointer) -> UInt8 {
+        i >= scanned ? data[Int(i - scanned)] : tail[Int(i - tailStart)]
+    }
+
     /// The matched bytes, from the tail and the chunk being scanned.
     private func bytes(from: UInt64, to: UInt64, current data: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(Int(min(to - from, UInt64(RuleSet.maxMatchLength))))
         var i = max(from, tailStart)
         while i < to {
-            if i >= scanned {
-                out.append(data[Int(i - scanned)])
-            } else {
-                out.append(tail[Int(i - tailStart)])
-            }
+            out.append(byte(at: i, current: data))
             i += 1
         }
         return out
