@@ -38,8 +38,10 @@ let package = Package(
         .target(name: "Runtime", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Secret detection: vectorscan streaming over a compiled rule set.
+        // Secret detection: vectorscan over a compiled rule set, chunk by chunk.
         .target(name: "SecretScan", dependencies: ["CVectorscan"]),
+        // Docker's multiplexed log/attach framing and HTTP chunked decoding, incremental.
+        .target(name: "DockerStream"),
         .executableTarget(name: "Helper", dependencies: [
             "IPC", "Config", "Runtime", "CSeccomp", "CCap", "CProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "IPCTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan"]),
+        .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
     ],
     swiftLanguageModes: [.v6]
 )

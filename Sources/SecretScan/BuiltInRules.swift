@@ -36,7 +36,7 @@ public enum BuiltInRules {
                    keywords: ["-----begin"]),
         SecretRule(id: "email-address", description: "E-mail address", severity: .low,
                    pattern: "[A-Za-z0-9_%+\\-]@[A-Za-z0-9.\\-]{1,40}\\.[A-Za-z]{2,12}(?:[^A-Za-z0-9\\-]|$)",
-                   keywords: ["@"], extendLeft: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"),
+                   keywords: ["@"], extendLeft: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-@"),
         SecretRule(id: "bearer-token", description: "HTTP bearer token", severity: .high,
                    pattern: "bearer\\s{1,4}[A-Za-z0-9\\-._~+/]{20,1024}=*" + valueEnd,
                    keywords: ["bearer"], entropy: 3.0, value: .afterSpace, caseless: true),

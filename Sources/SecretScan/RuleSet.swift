@@ -3,7 +3,13 @@ import CVectorscan
 import Glibc
 #endif
 
-/// The rules compiled once, at start, into one vectorscan streaming database.
+/// The rules compiled once, at start, into one vectorscan block-mode database.
+///
+/// Why block mode and not vectorscan's streaming mode: Debian's vectorscan 5.4.9
+/// silently misses matches near a chunk boundary in streaming mode (upstream PR
+/// #402) and near the end of a block (#325/#358). `SecretStream` therefore scans
+/// each new chunk together with the stream's tail and a guard of padding, which
+/// keeps every match away from the end of the scanned buffer.
 public final class RuleSet: @unchecked Sendable {
     public let rules: [SecretRule]
     let database: OpaquePointer
@@ -20,13 +26,17 @@ public final class RuleSet: @unchecked Sendable {
         self.rules = rules
         var cPatterns = rules.map { strdup($0.pattern) }
         defer { cPatterns.forEach { free($0) } }
-        let flags = rules.map { UInt32(HS_FLAG_SOM_LEFTMOST) | ($0.caseless ? UInt32(HS_FLAG_CASELESS) : 0) }
+        // A rule with `extendLeft` finds its own start, so it skips start-of-match
+        // tracking, which is slow for patterns that begin with a long character run.
+        let flags = rules.map {
+            ($0.extendLeft == nil ? UInt32(HS_FLAG_SOM_LEFTMOST) : 0) | ($0.caseless ? UInt32(HS_FLAG_CASELESS) : 0)
+        }
         let ids = (0..<rules.count).map(UInt32.init)
         var db: OpaquePointer?
         var error: UnsafeMutablePointer<hs_compile_error_t>?
         let rc = cPatterns.withUnsafeMutableBufferPointer { patterns in
             patterns.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: rules.count) { p in
-                hs_compile_multi(p, flags, ids, UInt32(rules.count), UInt32(HS_MODE_STREAM) | UInt32(HS_MODE_SOM_HORIZON_LARGE), nil, &db, &error)
+                hs_compile_multi(p, flags, ids, UInt32(rules.count), UInt32(HS_MODE_BLOCK), nil, &db, &error)
             }
         }
         guard rc == HS_SUCCESS, let db else {

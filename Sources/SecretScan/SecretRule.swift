@@ -27,9 +27,10 @@ public struct SecretRule: Codable, Equatable, Sendable {
     public var entropy: Double?
     public var value: Value
     public var caseless: Bool
-    /// Characters the match is extended over to the left, after matching (at most
-    /// 64). Lets a pattern start at a literal (the `@` of an e-mail address) instead
-    /// of a long character run, which start-of-match tracking makes slow.
+    /// The rule finds its own start: from the end of the match (less one trailing
+    /// boundary character), the value extends left over these characters (at most
+    /// 256). Such a rule is compiled without start-of-match tracking, which is slow
+    /// for patterns that begin with a long character run (e-mail addresses).
     public var extendLeft: String?
 
     public init(

@@ -52,6 +52,27 @@ final class SecretStreamTests: XCTestCase {
         }
     }
 
+    func testEmailSplitAcrossEveryPossibleBoundaryIsFoundOnce() {
+        let line = "GET /health 200\nsending report to jane.doe123@corp-mail.acme-co.org. worker 3 done\n"
+        let whole = scanAll(line)
+        XCTAssertEqual(whole.map(\.ruleID), ["email-address"])
+        XCTAssertEqual(whole.first?.redacted, "ja***rg")
+        for cut in 1..<line.utf8.count {
+            XCTAssertEqual(scanAll(line, cuts: [cut]), whole, "cut at \(cut)")
+        }
+    }
+
+    /// The input on which vectorscan 5.4.9 lost an e-mail address at chunk boundaries
+    /// 215 and 245 (streaming mode; upstream PR #402): it must be found however cut.
+    func testVectorscanBoundaryCaseIsFound() {
+        let text = "GET /health 200 4ms\n-----BEGIN RSA PRIVATE KEY----- -----BEGIN RSA PRIVATE KEY-----\naws_secret_access_key = EilSKEv0bS3sBXSl+hO905re4nlYAO176gGTcpJg\nGET /health 200 4ms\nsending report to jane.doe293@corp-mail.acme-co.org. //registry.npmjs.org/:_authToken=npm_0up7ytdLcMgV3Mowp71AS5QwUaXl9qWNp4UF GET "
+        let whole = scanAll(text).filter { $0.ruleID == "email-address" }
+        XCTAssertEqual(whole.map(\.redacted), ["ja***rg"])
+        for cuts in [[215], [245], [215, 245], [200, 215, 221, 245]] {
+            XCTAssertEqual(scanAll(text, cuts: cuts).filter { $0.ruleID == "email-address" }, whole, "cuts \(cuts)")
+        }
+    }
+
     func testFalsePositiveFilters() {
         let negatives = [
             "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",          // AWS's documented example key
@@ -100,7 +121,7 @@ final class SecretStreamTests: XCTestCase {
             }
             let count = text.utf8.count
             let cuts = (0..<Int.random(in: 0...12, using: &rng)).map { _ in Int.random(in: 0...count, using: &rng) }
-            XCTAssertEqual(scanAll(text, cuts: cuts), scanAll(text), "round \(rounds)")
+            XCTAssertEqual(scanAll(text, cuts: cuts), scanAll(text), "round \(rounds): cuts \(cuts.sorted()) in \(text.debugDescription)")
             rounds += 1
         }
         XCTAssertGreaterThan(rounds, 10)
