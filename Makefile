@@ -17,7 +17,7 @@ STAGE = /run/bulkhead-test/bin
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
 	@echo "make test    install deps, start the test environment (dockerd, rootless daemons), run all tests"
-	@echo "make bench   throughput/latency ratios against the direct socket and socat"
+	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
 
 deps:
@@ -64,6 +64,7 @@ test: unit-test integration-test
 bench: release testenv-up accounts
 	install -d -m 0755 $(STAGE) && install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(STAGE)/
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/router_bench.sh
+	BULKHEAD_BIN_DIR=$(STAGE) bash bench/audit_bench.sh
 
 clean:
 	rm -rf .build
