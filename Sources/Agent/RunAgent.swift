@@ -37,6 +37,10 @@ struct RunAgent: AsyncParsableCommand {
         if let router = config.enabledRouter {
             services.append(.init(service: RouterService(config: router, helper: helper, group: group, logger: Logger(label: "router"))))
         }
+        if config.enabledAudit != nil {
+            // The helper already brokers the audit socket and upstream; the proxy itself is not built yet.
+            logger.warning("audit: the audit proxy is not available in this build (the section is accepted and validated); use `bulkhead-agent audit scan` to scan logs offline")
+        }
         logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(config.enabledRouter == nil ? "none" : "router")"])
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

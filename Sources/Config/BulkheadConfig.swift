@@ -11,17 +11,18 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     /// Extra sockets the helper may bind by name (the router's own is implied).
     public var listeners: [String: ListenerSpec]
     public var router: RouterSection?
+    public var audit: AuditSection?
 
     public init(
         logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
-        listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil
+        listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil
     ) {
         self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
-        self.listeners = listeners; self.router = router
+        self.listeners = listeners; self.router = router; self.audit = audit
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -32,10 +33,13 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
         agent = try c.decodeIfPresent(AgentSection.self, forKey: .agent) ?? .init()
         listeners = try c.decodeIfPresent([String: ListenerSpec].self, forKey: .listeners) ?? [:]
         router = try c.decodeIfPresent(RouterSection.self, forKey: .router)
+        audit = try c.decodeIfPresent(AuditSection.self, forKey: .audit)
     }
 
     /// The router's section when present and enabled.
     public var enabledRouter: RouterSection? { router.flatMap { $0.enabled ? $0 : nil } }
+    /// The audit proxy's section when present and enabled.
+    public var enabledAudit: AuditSection? { audit.flatMap { $0.enabled ? $0 : nil } }
 }
 
 public enum LogFormat: String, Codable, Sendable, CaseIterable {

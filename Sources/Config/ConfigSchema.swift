@@ -10,6 +10,7 @@ enum ConfigSchema {
             ("helper", HelperSection.CodingKeys.allCases.map(\.rawValue)),
             ("agent", AgentSection.CodingKeys.allCases.map(\.rawValue)),
             ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
+            ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
         ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }

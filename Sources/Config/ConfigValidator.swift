@@ -42,6 +42,16 @@ public enum ConfigValidator {
             }
             if !(1...10_000).contains(router.maxConnectionsPerUser) { problems.append("router.max_connections_per_user must be 1...10000") }
         }
+        if let audit = config.enabledAudit {
+            for (key, path) in [("audit.listen", audit.listen), ("audit.upstream", audit.upstream), ("audit.log_file", audit.logFile)]
+            where !isCleanAbsolutePath(path) {
+                problems.append("\(key) must be an absolute path without '..'")
+            }
+            if parseMode(audit.mode) == nil { problems.append("audit.mode \(audit.mode.debugDescription) is not an octal mode like 0660") }
+            if !audit.rulesFile.isEmpty, !isCleanAbsolutePath(audit.rulesFile) { problems.append("audit.rules_file must be an absolute path") }
+            if !(16...1_000_000).contains(audit.queueSize) { problems.append("audit.queue_size must be 16...1000000") }
+            if let router = config.enabledRouter, router.listen == audit.listen { problems.append("audit.listen and router.listen must differ") }
+        }
         return problems
     }
 

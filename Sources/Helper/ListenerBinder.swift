@@ -43,7 +43,7 @@ final class ListenerBinder {
     private func bind(_ entry: ListenerTable.Entry) throws(Refusal) -> Int32 {
         switch entry.endpoint {
         case .unix(let path, let mode, let uid, let gid):
-            try checkDirectory(of: path, configKey: entry.configKey)
+            try RootOnlyDirectories.check(path, configKey: entry.configKey)
             try clearStaleSocket(at: path, configKey: entry.configKey)
             // The umask gives the socket its mode at creation: no chmod by path, which
             // could follow a symlink swapped in after bind.
@@ -67,28 +67,6 @@ final class ListenerBinder {
             guard fd >= 0 else { throw Refusal(.systemError, "bind \(host):\(port) (\(entry.configKey)): \(String(cString: strerror(errno)))") }
             logger.info("bound tcp listener", metadata: ["address": "\(host)", "port": "\(port)"])
             return fd
-        }
-    }
-
-    /// Every directory above the socket must be root's and writable by root only:
-    /// otherwise someone else could swap the socket file, or a directory on its
-    /// path, under the helper. (Sticky directories such as /tmp are refused too:
-    /// the helper could not remove its own socket from one later.)
-    private func checkDirectory(of path: String, configKey: String) throws(Refusal) {
-        var directories = ["/"]
-        var prefix = ""
-        for component in path.split(separator: "/").dropLast() {
-            prefix += "/" + component
-            directories.append(prefix)
-        }
-        for directory in directories {
-            var st = stat()
-            guard stat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-                throw Refusal(.systemError, "\(directory) (on the path of \(configKey)) is not a directory")
-            }
-            guard st.st_uid == 0, st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-                throw Refusal(.conflict, "\(directory) must belong to root and be writable by root only (\(configKey)); pick a directory such as /run")
-            }
         }
     }
 

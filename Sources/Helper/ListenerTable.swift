@@ -27,6 +27,12 @@ struct ListenerTable {
                 endpoint: .unix(path: router.listen, mode: ConfigValidator.parseMode(router.mode)!, uid: 0, gid: gid),
                 configKey: "router.listen")
         }
+        if let audit = config.enabledAudit {
+            guard let gid = Account.groupID(audit.group) else { throw ConfigError("audit.group: no group \(audit.group.debugDescription)") }
+            entries[ListenerName("audit")!] = Entry(
+                endpoint: .unix(path: audit.listen, mode: ConfigValidator.parseMode(audit.mode)!, uid: 0, gid: gid),
+                configKey: "audit.listen")
+        }
         for (raw, spec) in config.listeners {
             let name = ListenerName(raw)!  // validated by ConfigValidator
             let key = "listeners.\(raw)"

@@ -11,12 +11,14 @@ import Glibc
 final class RequestHandler {
     private let binder: ListenerBinder
     private let connector: DockerSocketConnector
+    private let upstreams: UpstreamConnector
     private let configDocument: [UInt8]
     private let logger: Logger
     private var greeted = false
 
-    init(binder: ListenerBinder, connector: DockerSocketConnector, configDocument: [UInt8], logger: Logger) {
-        self.binder = binder; self.connector = connector; self.configDocument = configDocument; self.logger = logger
+    init(binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8], logger: Logger) {
+        self.binder = binder; self.connector = connector; self.upstreams = upstreams
+        self.configDocument = configDocument; self.logger = logger
     }
 
     /// A new agent session starts un-greeted.
@@ -64,6 +66,9 @@ final class RequestHandler {
         case .connectUserDockerSocket(let uid):
             try requireGreeting(request)
             return ([], try connector.connect(uid: uid, proof: proof))
+        case .connectUpstream(let name):
+            try requireGreeting(request)
+            return ([], try upstreams.connect(name))
         }
     }
 

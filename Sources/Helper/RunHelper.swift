@@ -77,7 +77,8 @@ struct RunHelper: ParsableCommand {
 
         let binder = ListenerBinder(table: table, logger: Logger(label: "helper.listeners"))
         let handler = RequestHandler(
-            binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag), configDocument: document,
+            binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag),
+            upstreams: UpstreamConnector(config: config), configDocument: document,
             logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source, logger: logger).run()
         if code != 0 { throw ExitCode(code) }

@@ -14,6 +14,9 @@ public enum Request: Equatable, Sendable {
     /// Connect to the Docker socket of `uid`. Carries the client connection as proof:
     /// the helper reads its SO_PEERCRED itself and refuses unless it is `uid`.
     case connectUserDockerSocket(uid: UInt32)
+    /// Connect to the upstream socket the helper's config gives service `name`
+    /// (the audit proxy's `audit.upstream`: rootful Docker, so brokered, never opened by the agent).
+    case connectUpstream(name: ListenerName)
 
     public var type: RequestType {
         switch self {
@@ -21,6 +24,7 @@ public enum Request: Equatable, Sendable {
         case .bindUnixListener: .bindUnixListener
         case .bindTCPListener: .bindTCPListener
         case .connectUserDockerSocket: .connectUserDockerSocket
+        case .connectUpstream: .connectUpstream
         }
     }
 
@@ -28,7 +32,7 @@ public enum Request: Equatable, Sendable {
         var w = WireWriter()
         switch self {
         case .hello(let v): w.u8(v)
-        case .bindUnixListener(let name), .bindTCPListener(let name): w.string(name.rawValue)
+        case .bindUnixListener(let name), .bindTCPListener(let name), .connectUpstream(let name): w.string(name.rawValue)
         case .connectUserDockerSocket(let uid): w.u32(uid)
         }
         return w.bytes
@@ -46,10 +50,14 @@ public enum Request: Equatable, Sendable {
         switch type {
         case .hello:
             request = .hello(protocolVersion: try r.u8())
-        case .bindUnixListener, .bindTCPListener:
+        case .bindUnixListener, .bindTCPListener, .connectUpstream:
             let raw = try r.string(max: ListenerName.maxLength)
-            guard let name = ListenerName(raw) else { throw .malformed("invalid listener name \(raw.debugDescription)") }
-            request = type == .bindUnixListener ? .bindUnixListener(name: name) : .bindTCPListener(name: name)
+            guard let name = ListenerName(raw) else { throw .malformed("invalid name \(raw.debugDescription)") }
+            switch type {
+            case .bindUnixListener: request = .bindUnixListener(name: name)
+            case .bindTCPListener: request = .bindTCPListener(name: name)
+            default: request = .connectUpstream(name: name)
+            }
         case .connectUserDockerSocket:
             request = .connectUserDockerSocket(uid: try r.u32())
         }
@@ -63,6 +71,7 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case bindUnixListener = 0x0101
     case bindTCPListener = 0x0102
     case connectUserDockerSocket = 0x0201
+    case connectUpstream = 0x0202
 
     public var carriesFD: Bool { self == .connectUserDockerSocket }
 
@@ -72,6 +81,7 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .bindUnixListener: "bindUnixListener"
         case .bindTCPListener: "bindTCPListener"
         case .connectUserDockerSocket: "connectUserDockerSocket"
+        case .connectUpstream: "connectUpstream"
         }
     }
 }

@@ -60,6 +60,7 @@ final class FramingRefusalTests: HelperSessionTestCase {
         let (a, b) = try PacketChannel.pair()
         defer { a.close(); b.close() }
         assertRefused(try helper.call(.connectUserDockerSocket(uid: 1000), fd: a.fd), .notPermittedNow)
+        assertRefused(try helper.call(.connectUpstream(name: ListenerName("audit")!)), .notPermittedNow)
         XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.extraSocket))
     }
 

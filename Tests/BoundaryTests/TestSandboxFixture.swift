@@ -12,6 +12,7 @@ struct TestFixture {
     var staleSocket: String { "\(dir)/stale.sock" }
     var userSockets: String { "\(dir)/users" }
     var configPath: String { "\(dir)/bulkhead.yaml" }
+    var upstreamSocket: String { "\(dir)/upstream.sock" }
     static let privilegedPort: UInt16 = 444
 
     init() throws {
@@ -30,6 +31,10 @@ struct TestFixture {
               live: { unix: \(liveSocket) }
               stale: { unix: \(staleSocket) }
               priv: { tcp: "127.0.0.1:\(Self.privilegedPort)" }
+            audit:
+              listen: \(dir)/audit.sock
+              upstream: \(dir)/upstream.sock
+              log_file: \(dir)/audit.jsonl
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

@@ -7,6 +7,7 @@ final class FrameCodecTests: XCTestCase {
         .bindUnixListener(name: ListenerName("router")!),
         .bindTCPListener(name: ListenerName("metrics-1")!),
         .connectUserDockerSocket(uid: 1001),
+        .connectUpstream(name: ListenerName("audit")!),
     ]
 
     func testEveryRequestRoundTrips() throws {

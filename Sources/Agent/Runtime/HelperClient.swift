@@ -37,6 +37,11 @@ final class HelperClient: Sendable {
         try requireFD(try call(.connectUserDockerSocket(uid: uid), fd: client), for: "connectUserDockerSocket(\(uid))")
     }
 
+    /// A connection to service `name`'s configured upstream (the audit proxy's Docker socket).
+    func connectUpstream(_ name: ListenerName) throws -> Int32 {
+        try requireFD(try call(.connectUpstream(name: name)), for: "connectUpstream(\(name))")
+    }
+
     private func requireFD(_ result: ([UInt8], Int32), for what: String) throws -> Int32 {
         guard result.1 >= 0 else { throw Refusal(.systemError, "helper answered \(what) without a socket") }
         return result.1

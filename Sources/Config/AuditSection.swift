@@ -1,0 +1,53 @@
+/// The audit proxy: a Docker socket whose log/attach/exec streams are scanned for
+/// secrets and recorded, redacted, as JSON lines in `log_file`.
+public struct AuditSection: Codable, Equatable, Sendable {
+    public enum QueueFull: String, Codable, Sendable, CaseIterable {
+        /// Slow the stream until the audit catches up (no event is lost).
+        case block
+        /// Keep the stream at full speed; drop scan work and count it in a summary event.
+        case drop
+    }
+
+    public var enabled: Bool
+    /// The proxy's socket (bound by the helper).
+    public var listen: String
+    public var mode: String
+    public var group: String
+    /// The Docker socket it relays to (connected by the helper: rootful access).
+    public var upstream: String
+    /// The audit file: JSON lines, appended; reopened on SIGHUP.
+    public var logFile: String
+    /// Chunks waiting to be scanned, per proxy.
+    public var queueSize: Int
+    public var queueFull: QueueFull
+    /// Extra detection rules (YAML), added to the built-in ones.
+    public var rulesFile: String
+
+    public init(
+        enabled: Bool = true, listen: String = "/var/run/docker-audit.sock", mode: String = "0660", group: String = "root",
+        upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit.jsonl",
+        queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = ""
+    ) {
+        self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group; self.upstream = upstream
+        self.logFile = logFile; self.queueSize = queueSize; self.queueFull = queueFull; self.rulesFile = rulesFile
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, listen, mode, group, upstream
+        case logFile = "log_file", queueSize = "queue_size", queueFull = "queue_full", rulesFile = "rules_file"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let d = AuditSection()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
+        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
+        mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? d.mode
+        group = try c.decodeIfPresent(String.self, forKey: .group) ?? d.group
+        upstream = try c.decodeIfPresent(String.self, forKey: .upstream) ?? d.upstream
+        logFile = try c.decodeIfPresent(String.self, forKey: .logFile) ?? d.logFile
+        queueSize = try c.decodeIfPresent(Int.self, forKey: .queueSize) ?? d.queueSize
+        queueFull = try c.decodeIfPresent(QueueFull.self, forKey: .queueFull) ?? d.queueFull
+        rulesFile = try c.decodeIfPresent(String.self, forKey: .rulesFile) ?? d.rulesFile
+    }
+}

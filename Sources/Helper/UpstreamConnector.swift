@@ -1,0 +1,33 @@
+import CFDPass
+import Config
+import IPC
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `connectUpstream(name)`: connects to the upstream socket the helper's config
+/// gives a service (`audit` → `audit.upstream`, the rootful Docker socket). The
+/// agent names the service; the path is the helper's.
+struct UpstreamConnector {
+    private let upstreams: [ListenerName: (path: String, configKey: String)]
+
+    init(config: BulkheadConfig) {
+        var table: [ListenerName: (String, String)] = [:]
+        if let audit = config.enabledAudit { table[ListenerName("audit")!] = (audit.upstream, "audit.upstream") }
+        upstreams = table
+    }
+
+    func connect(_ name: ListenerName) throws(Refusal) -> Int32 {
+        guard let (path, key) = upstreams[name] else { throw Refusal(.unknownName, "no upstream for service \(name) in the helper's config") }
+        try RootOnlyDirectories.check(path, configKey: key)
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw Refusal(.notFound, "\(path) (\(key)) does not exist: is the Docker daemon running?") }
+        guard st.st_mode & S_IFMT == S_IFSOCK else { throw Refusal(.proofRejected, "\(path) (\(key)) is not a socket (symlinks are refused)") }
+        let fd = bh_connect_unix(path)
+        guard fd >= 0 else {
+            let e = errno
+            throw Refusal(e == ECONNREFUSED ? .notFound : .systemError, "connect \(path) (\(key)): \(String(cString: strerror(e)))")
+        }
+        return fd
+    }
+}
