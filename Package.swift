@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "SecretScan",
+            "IPC", "Config", "Runtime", "CProcess", "SecretScan", "DockerStream",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

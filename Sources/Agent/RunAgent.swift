@@ -37,11 +37,10 @@ struct RunAgent: AsyncParsableCommand {
         if let router = config.enabledRouter {
             services.append(.init(service: RouterService(config: router, helper: helper, group: group, logger: Logger(label: "router"))))
         }
-        if config.enabledAudit != nil {
-            // The helper already brokers the audit socket and upstream; the proxy itself is not built yet.
-            logger.warning("audit: the audit proxy is not available in this build (the section is accepted and validated); use `bulkhead-agent audit scan` to scan logs offline")
+        if let audit = config.enabledAudit {
+            services.append(.init(service: AuditService(config: audit, helper: helper, group: group, logger: Logger(label: "audit"))))
         }
-        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(config.enabledRouter == nil ? "none" : "router")"])
+        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\([config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }].compactMap { $0 }.joined(separator: ","))"])
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -1,0 +1,93 @@
+import Config
+import IPC
+import Logging
+import NIOCore
+import NIOPosix
+import Runtime
+import SecretScan
+import ServiceLifecycle
+
+/// The audit proxy: a Docker socket (bound by the helper at `audit.listen`) whose
+/// every connection is relayed byte for byte to `audit.upstream` (connected by the
+/// helper), while logs/attach/exec output is scanned for secrets on the side.
+struct AuditService: Service {
+    let config: AuditSection
+    let helper: HelperClient
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    func run() async throws {
+        var rules = BuiltInRules.all
+        if !config.rulesFile.isEmpty { rules += try RuleFile.load(config.rulesFile) }
+        let ruleSet = try RuleSet(rules: rules)
+        let pipeline = AuditPipeline(
+            ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile), capacity: config.queueSize,
+            policy: config.queueFull, logger: logger)
+        let containers = ContainerDirectory()
+        // The helper round trip blocks briefly: never on an event loop.
+        let connector = NIOThreadPool(numberOfThreads: 1)
+        connector.start()
+
+        let listener = try helper.bindUnixListener(ListenerName("audit")!)
+        let helper = self.helper, logger = self.logger
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { client in
+                AuditConnection.set(up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, logger: logger)
+            }
+            .withBoundSocket(listener).get()
+        logger.notice("listening", metadata: [
+            "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
+            "rules": "\(ruleSet.rules.count)", "queue_full": "\(config.queueFull.rawValue)",
+        ])
+        try? await gracefulShutdown()
+        try? await server.close()
+        try? await connector.shutdownGracefully()
+        logger.notice("stopped")
+    }
+}
+
+/// Joins one client connection to a new upstream connection, with the taps.
+enum AuditConnection {
+    static func set(
+        up client: any Channel, connector: NIOThreadPool, helper: HelperClient, pipeline: AuditPipeline,
+        containers: ContainerDirectory, logger: Logger
+    ) -> EventLoopFuture<Void> {
+        let loop = client.eventLoop
+        let started = ContinuousClock.now
+        return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName("audit")!) }
+            .flatMap { upstreamFD in
+                let exchanges = ExchangeLog()
+                let counter = RelayCounter { c in
+                    let elapsed = ContinuousClock.now - started
+                    logger.info("connection closed", metadata: [
+                        "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                        "bytes_to_docker": "\(c.fromClient)", "bytes_from_docker": "\(c.toClient)",
+                    ])
+                }
+                let clientRelay = RelayHandler(counter: counter, isClientSide: true)
+                let upstreamRelay = RelayHandler(counter: counter, isClientSide: false)
+                RelayHandler.join(clientRelay, upstreamRelay)
+                let upstreamHandlers = NIOLoopBound(
+                    [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers), upstreamRelay] as [any ChannelHandler],
+                    eventLoop: loop)
+                let clientHandlers = NIOLoopBound([RequestTap(exchanges: exchanges), clientRelay] as [any ChannelHandler], eventLoop: loop)
+                return ClientBootstrap(group: loop)
+                    .channelOption(.allowRemoteHalfClosure, value: true)
+                    .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+                    .channelInitializer { upstream in
+                        upstream.eventLoop.makeCompletedFuture { try upstream.pipeline.syncOperations.addHandlers(upstreamHandlers.value) }
+                    }
+                    .withConnectedSocket(upstreamFD)
+                    .flatMapThrowing { _ in try client.pipeline.syncOperations.addHandlers(clientHandlers.value) }
+            }
+            .flatMapError { error in
+                logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
+                let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
+                let body = "{\"message\":\(JSONText.quote(message))}\n"
+                let response = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                return client.writeAndFlush(client.allocator.buffer(string: response)).flatMap { client.close() }
+            }
+    }
+}

@@ -1,0 +1,149 @@
+import DockerStream
+import NIOCore
+
+/// Watches daemon → client bytes, passing every byte on untouched: finds each
+/// response's framing (Content-Length, chunked, until close, or a 101/hijacked
+/// stream) and feeds the bodies of logs/attach/exec responses to a StreamAuditor.
+/// If the audit queue is full under the `block` policy, it pauses reading from
+/// the daemon until the scanner catches up.
+final class ResponseTap: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private enum State {
+        case head(HTTPHeadReader)
+        case body(remaining: UInt64)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        case broken
+    }
+
+    private let exchanges: ExchangeLog
+    private let pipeline: AuditPipeline
+    private let containers: ContainerDirectory
+    private var state = State.head(HTTPHeadReader())
+    private var auditor: StreamAuditor?
+    /// An exec-create or inspect response body being collected (bounded) to learn an id.
+    private var learning: (endpoint: DockerEndpoint, body: [UInt8])?
+    static let maxLearnedBody = 256 * 1024
+
+    init(exchanges: ExchangeLog, pipeline: AuditPipeline, containers: ContainerDirectory) {
+        self.exchanges = exchanges; self.pipeline = pipeline; self.containers = containers
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        unwrapInboundIn(data).withUnsafeReadableBytes { observe($0) }
+        if let auditor {
+            let channel = context.channel
+            let room = auditor.flush {
+                channel.eventLoop.execute { channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+            }
+            if !room { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        endBody()
+        context.fireChannelInactive()
+    }
+
+    private func observe(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        while !rest.isEmpty {
+            switch state {
+            case .head(var reader):
+                switch reader.feed(rest) {
+                case .needMore:
+                    state = .head(reader)
+                    return
+                case .invalid(let why):
+                    state = .broken
+                    auditor?.fail(why)
+                    return
+                case .head(let head, let consumed):
+                    rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                    begin(head)
+                }
+            case .body(let remaining):
+                let n = Int(min(UInt64(rest.count), remaining))
+                take(UnsafeRawBufferPointer(rebasing: rest[..<n]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                if UInt64(n) == remaining { endBody() } else { state = .body(remaining: remaining - UInt64(n)) }
+            case .chunked(var decoder):
+                let status = decoder.feed(rest) { take($0) }
+                switch status {
+                case .ok:
+                    state = .chunked(decoder)
+                    return
+                case .ended(let unconsumed):
+                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.count - unconsumed)...])
+                    endBody()
+                case .failed(let error):
+                    auditor?.fail("\(error)")
+                    state = .broken
+                    return
+                }
+            case .untilClose:
+                take(rest)
+                return
+            case .broken:
+                return
+            }
+        }
+    }
+
+    private func begin(_ head: HTTPHead) {
+        let status = Int(head.second) ?? 0
+        if (100..<200).contains(status), status != 101 { state = .head(HTTPHeadReader()); return }  // interim
+        guard !exchanges.waiting.isEmpty else { state = .broken; return }  // a response nobody asked for
+        let exchange = exchanges.waiting.removeFirst()
+        let endpoint = exchange.endpoint
+        if endpoint.isStream, status == 101 || (200..<300).contains(status) {
+            let container: String
+            switch endpoint {
+            case .logs(let c), .attach(let c): container = containers.id(of: c)
+            case .execStart(let e): container = containers.container(ofExec: e)
+            default: container = ""
+            }
+            auditor = StreamAuditor(pipeline: pipeline, container: container, source: endpoint.source, contentType: head.header("Content-Type"))
+        }
+        switch endpoint {
+        case .execCreate, .inspect: if (200..<300).contains(status) { learning = (endpoint, []) }
+        default: break
+        }
+        if status == 101 {
+            state = .untilClose  // hijacked: raw bytes until the connection ends
+        } else if exchange.isHead || status == 204 || status == 304 {
+            endBody()
+        } else if head.isChunked {
+            state = .chunked(ChunkedDecoder())
+        } else if let length = head.contentLength {
+            if length == 0 { endBody() } else { state = .body(remaining: length) }
+        } else {
+            state = .untilClose  // e.g. a 200 raw-stream that hijacks without Upgrade
+        }
+    }
+
+    private func take(_ bytes: UnsafeRawBufferPointer) {
+        auditor?.feed(bytes)
+        if learning != nil, learning!.body.count < Self.maxLearnedBody {
+            learning!.body.append(contentsOf: bytes.prefix(Self.maxLearnedBody - learning!.body.count))
+        }
+    }
+
+    private func endBody() {
+        auditor?.finish()
+        auditor = nil
+        if let (endpoint, body) = learning, let id = ContainerDirectory.id(fromJSON: body) {
+            switch endpoint {
+            case .execCreate(let reference): containers.remember(exec: id, container: containers.id(of: reference))
+            case .inspect(let reference): containers.remember(reference: reference, id: id)
+            default: break
+            }
+        }
+        learning = nil
+        if case .broken = state { return }
+        state = .head(HTTPHeadReader())
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Audit proxy, end to end with real parts: the real helper and agent, the real
+# docker CLI through audit.listen, the rootful test dockerd as audit.upstream.
+# One labelled FAKE daemon (python) is used only for what no real dockerd sends:
+# a malformed multiplexed stream.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+BIN=${BULKHEAD_BIN_DIR:?set BULKHEAD_BIN_DIR to the build directory}
+RUN=/run/bulkhead-test
+PROXY=$RUN/audit.sock
+DIRECT=$RUN/rootful-docker.sock
+LOGDIR=$RUN/audit-log
+AUDIT=$LOGDIR/audit.jsonl
+IMAGE=bulkhead/busybox:latest
+W=$(mktemp -d /tmp/bulkhead-audit-test.XXXXXX)
+mkdir -p "$LOGDIR" && chown bulkhead "$LOGDIR" && rm -f "$AUDIT"
+helper_pid=; fake_pid=
+dp() { docker -H "unix://$PROXY" "$@"; }
+dd_() { docker -H "unix://$DIRECT" "$@"; }
+wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done; }
+start_helper() {  # config, log
+  setsid "$BIN/bulkhead-helper" --config "$1" >"$2" 2>&1 &
+  helper_pid=$!
+  wait_for 20 test -S "$PROXY"
+}
+stop_helper() { [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null; helper_pid=; }
+cleanup() {
+  dd_ rm -f bh-au-plain bh-au-tty bh-au-follow >/dev/null 2>&1
+  stop_helper
+  [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
+  rm -rf "$W" "$RUN/fake-docker.sock"
+}
+trap cleanup EXIT
+events() { grep -c '"event":"secret"' "$AUDIT" 2>/dev/null || echo 0; }
+# Synthetic secrets (random, not real).
+AWS=AKIA$(head -c 300 /dev/urandom | tr -dc 'A-Z2-7' | head -c 16)
+GH1=ghp_$(head -c 300 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 18)
+GH2=$(head -c 300 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 18)
+PW=Pw$(head -c 300 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 12)
+red() { local v=$1; echo "${v:0:2}***${v: -2}"; }
+
+cat >"$W/audit.yaml" <<YAML
+audit:
+  listen: $PROXY
+  upstream: $DIRECT
+  log_file: $AUDIT
+YAML
+start_helper "$W/audit.yaml" "$W/helper.log" || { cat "$W/helper.log"; fail "audit socket appears" "no $PROXY"; summary; exit 1; }
+wait_for 20 dp version
+
+echo "== logs: byte-identical, exact redacted events"
+dd_ rm -f bh-au-plain >/dev/null 2>&1
+dp run -d --name bh-au-plain "$IMAGE" sh -c "echo AWS_ACCESS_KEY_ID=$AWS; echo 'db password=$PW' >&2; printf 'token $GH1'; sleep 0.3; printf '$GH2 ok\n'" >/dev/null
+wait_for 20 sh -c "[ \"\$(docker -H unix://$DIRECT inspect -f '{{.State.Running}}' bh-au-plain)\" = false ]"
+dp logs bh-au-plain >"$W/p.out" 2>"$W/p.err"; dd_ logs bh-au-plain >"$W/d.out" 2>"$W/d.err"
+check "stdout through the proxy is byte-identical" cmp "$W/p.out" "$W/d.out"
+check "stderr through the proxy is byte-identical" cmp "$W/p.err" "$W/d.err"
+wait_for 10 sh -c "[ \$(grep -c '\"event\":\"secret\"' $AUDIT) -ge 3 ]"
+got=$(python3 -c '
+import json,sys
+for l in open(sys.argv[1]):
+    e=json.loads(l)
+    if e["event"]=="secret": print(e["pattern"], e["stream_type"], e["source"], e["redacted_match"])
+' "$AUDIT" | sort)
+want=$(printf '%s\n' "aws-access-key stdout logs $(red "$AWS")" "github-token stdout logs $(red "$GH1$GH2")" "password stderr logs $(red "$PW")" | sort)
+check_eq "exactly the expected events (incl. a token split across two writes)" "$want" "$got"
+cid=$(dd_ inspect -f '{{.Id}}' bh-au-plain)
+check_contains "events name the container" "\"container_id\":\"$cid\"" "$(cat "$AUDIT")"
+
+echo "== tty, exec, exec -i, logs -f"
+before=$(events)
+dd_ rm -f bh-au-tty >/dev/null 2>&1
+dp run -d -t --name bh-au-tty "$IMAGE" sh -c "echo tty token $GH1$GH2; sleep 600" >/dev/null
+sleep 1
+dp logs bh-au-tty >"$W/tty.out"; dd_ logs bh-au-tty >"$W/tty.direct"
+check "tty logs byte-identical" cmp "$W/tty.out" "$W/tty.direct"
+check "a tty stream is audited as one stream" wait_for 10 grep -q '"stream_type":"tty"' "$AUDIT"
+out=$(dp exec bh-au-tty sh -c "echo exec says $AWS")
+check_contains "exec output passes through" "exec says $AWS" "$out"
+check "exec output is audited against its container" wait_for 10 sh -c "grep '\"source\":\"exec\"' $AUDIT | grep -q $(dd_ inspect -f '{{.Id}}' bh-au-tty)"
+check_eq "exec -i fed from a pipe works through the proxy" "piped" "$(echo piped | dp exec -i bh-au-tty cat)"
+dd_ rm -f bh-au-follow >/dev/null 2>&1
+dp run -d --name bh-au-follow "$IMAGE" sh -c "echo start; sleep 1; echo late password=$PW; sleep 1; echo end" >/dev/null
+timeout 30 docker -H "unix://$PROXY" logs -f bh-au-follow >"$W/f.out" 2>&1
+dd_ logs bh-au-follow >"$W/f.direct" 2>&1
+check "logs -f through the proxy equals the direct logs" cmp "$W/f.out" "$W/f.direct"
+check "a secret printed while following is audited" wait_for 10 sh -c "grep '\"source\":\"logs\"' $AUDIT | grep -q $(dd_ inspect -f '{{.Id}}' bh-au-follow)"
+
+echo "== no plain secret anywhere"
+leaks=$(cat "$AUDIT" "$W/helper.log" | grep -c -e "$AWS" -e "$PW" -e "$GH1$GH2" || true)
+check_eq "no plain secret in the audit file or the logs" 0 "$leaks"
+stop_helper
+
+echo "== malformed stream (FAKE daemon: no real dockerd sends one)"
+python3 - "$RUN/fake-docker.sock" "$W/fake.sent" <<'PY' &
+# FAKE Docker daemon for this one case: answers any request with a multiplexed
+# logs response whose second frame header claims 4 GiB, then closes.
+import os, socket, struct, sys
+path, sent_file = sys.argv[1], sys.argv[2]
+if os.path.exists(path): os.unlink(path)
+s = socket.socket(socket.AF_UNIX); s.bind(path); os.chmod(path, 0o600); s.listen(4)
+body = struct.pack(">BxxxI", 1, 6) + b"hello\n" + struct.pack(">BxxxI", 1, 0xFFFFFFFF) + b"only a few bytes"
+resp = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: close\r\n\r\n" + body
+open(sent_file, "wb").write(resp)
+for _ in range(3):
+    c, _ = s.accept()
+    c.recv(65536); c.sendall(resp); c.close()
+PY
+fake_pid=$!
+sed "s|upstream: $DIRECT|upstream: $RUN/fake-docker.sock|" "$W/audit.yaml" >"$W/fake.yaml"
+wait_for 10 test -S "$RUN/fake-docker.sock"
+start_helper "$W/fake.yaml" "$W/helper2.log"
+curl -s --unix-socket "$PROXY" -o "$W/fake.got" --raw http://docker/containers/x/logs?stdout=1 -D "$W/fake.headers"
+python3 -c "import sys; h=open(sys.argv[1],'rb').read(); b=open(sys.argv[2],'rb').read(); sys.exit(0 if h.replace(b'\r\n\r\n',b'\r\n\r\n',1)+b == open(sys.argv[3],'rb').read() else 1)" "$W/fake.headers" "$W/fake.got" "$W/fake.sent"
+check_eq "the client gets exactly the bytes the upstream sent" 0 $?
+check "the audit records a protocol-error event" wait_for 10 grep -q '"event":"protocol_error"' "$AUDIT"
+apid=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
+[ "$rss" -lt 200000 ] && pass "the agent did not allocate for the claimed 4 GiB (VmRSS ${rss} kB)" || fail "agent memory bounded" "VmRSS ${rss} kB"
+check "the helper and agent are still alive" kill -0 "$apid"
+
+summary
