@@ -39,6 +39,8 @@ install: release accounts
 	install -d $(PREFIX)/bin /etc/bulkhead
 	install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(PREFIX)/bin/
 	@[ -e $(CONFIG) ] || { install -m 0644 config/bulkhead.example.yaml $(CONFIG) && echo "installed default config $(CONFIG)"; }
+	@# The audit service's log_file: written by the agent, so owned by its account.
+	install -d -m 0750 -o bulkhead -g adm /var/log/bulkhead
 
 run: install
 	@echo "starting bulkhead-helper (Ctrl-C stops helper and agent)"

@@ -87,8 +87,18 @@ dd_ logs bh-au-follow >"$W/f.direct" 2>&1
 check "logs -f through the proxy equals the direct logs" cmp "$W/f.out" "$W/f.direct"
 check "a secret printed while following is audited" wait_for 10 sh -c "grep '\"source\":\"logs\"' $AUDIT | grep -q $(dd_ inspect -f '{{.Id}}' bh-au-follow)"
 
+echo "== SIGHUP reopens the audit file (logrotate)"
+mv "$AUDIT" "$AUDIT.1"
+lines_before=$(wc -l <"$AUDIT.1")
+agent=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+kill -HUP "$agent"
+dp exec bh-au-tty sh -c "echo after rotation $AWS" >/dev/null
+check "events after SIGHUP go to a new file" wait_for 10 grep -q '"source":"exec"' "$AUDIT"
+check_eq "the rotated file is left alone" "$lines_before" "$(wc -l <"$AUDIT.1")"
+cat "$AUDIT.1" >>"$W/all.jsonl"
+
 echo "== no plain secret anywhere"
-leaks=$(cat "$AUDIT" "$W/helper.log" | grep -c -e "$AWS" -e "$PW" -e "$GH1$GH2" || true)
+leaks=$(cat "$AUDIT" "$W/all.jsonl" "$W/helper.log" | grep -c -e "$AWS" -e "$PW" -e "$GH1$GH2" || true)
 check_eq "no plain secret in the audit file or the logs" 0 "$leaks"
 stop_helper
 
