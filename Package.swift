@@ -61,7 +61,7 @@ let package = Package(
         ]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
-        .testTarget(name: "SecretScanTests", dependencies: ["SecretScan"]),
+        .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
     ],
     swiftLanguageModes: [.v6]
