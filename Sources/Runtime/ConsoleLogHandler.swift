@@ -50,8 +50,8 @@ public struct ConsoleLogHandler: LogHandler {
         s.isEmpty || s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSONText.quote(s) : s
     }
 
-    /// RFC 3339 UTC with milliseconds.
-    static func timestamp() -> String {
+    /// RFC 3339 UTC with milliseconds, now (also the audit file's timestamps).
+    public static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var t = ts.tv_sec

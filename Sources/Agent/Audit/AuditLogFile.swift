@@ -29,22 +29,11 @@ final class AuditLogFile: @unchecked Sendable {
     /// Called from the scanner thread only.
     func write(event: String, fields: [(String, String)]) {
         if Self.reopenRequested.exchange(false, ordering: .relaxed) { try? open() }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var object = [("timestamp", Self.rfc3339(ts)), ("event", event)] + fields
+        var object = [("timestamp", ConsoleLogHandler.timestamp()), ("event", event)] + fields
         object = object.filter { !$0.1.isEmpty || $0.0 == "container_id" }
         let line = "{" + object.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }.joined(separator: ",") + "}\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-    }
-
-    static func rfc3339(_ ts: timespec) -> String {
-        var t = ts.tv_sec
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):"
-            + "\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
     }
 }
 
