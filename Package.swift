@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Config", "SecretScan", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

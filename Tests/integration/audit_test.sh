@@ -80,6 +80,9 @@ out=$(dp exec bh-au-tty sh -c "echo exec says $AWS")
 check_contains "exec output passes through" "exec says $AWS" "$out"
 check "exec output is audited against its container" wait_for 10 sh -c "grep '\"source\":\"exec\"' $AUDIT | grep -q $(dd_ inspect -f '{{.Id}}' bh-au-tty)"
 check_eq "exec -i fed from a pipe works through the proxy" "piped" "$(echo piped | dp exec -i bh-au-tty cat)"
+out=$(echo "attach says password=$PW" | dp run -i --rm "$IMAGE" cat)
+check_contains "run -i (an attach stream) passes through" "attach says password=$PW" "$out"
+check "attach output is audited" wait_for 10 grep -q '"source":"attach"' "$AUDIT"
 dd_ rm -f bh-au-follow >/dev/null 2>&1
 dp run -d --name bh-au-follow "$IMAGE" sh -c "echo start; sleep 1; echo late password=$PW; sleep 1; echo end" >/dev/null
 timeout 30 docker -H "unix://$PROXY" logs -f bh-au-follow >"$W/f.out" 2>&1

@@ -1,0 +1,70 @@
+import Config
+import Foundation
+import Logging
+import SecretScan
+import XCTest
+@testable import Agent
+
+/// The audit queue's policies, with the real scanner thread and audit file.
+final class AuditPipelineTests: XCTestCase {
+    func makeLog() throws -> (AuditLogFile, String) {
+        let path = NSTemporaryDirectory() + "bulkhead-audit-\(UUID().uuidString).jsonl"
+        return (try AuditLogFile(path: path), path)
+    }
+
+    func events(in path: String, waitingFor count: Int) -> [[String: String]] {
+        let deadline = Date().addingTimeInterval(20)
+        var found: [[String: String]] = []
+        repeat {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            found = text.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+            }
+            if found.count >= count { break }
+            usleep(50_000)
+        } while Date() < deadline
+        return found
+    }
+
+    /// With `drop`, a full queue drops data (never control work) and the stream's
+    /// close records how many bytes went unscanned.
+    func testDropPolicyRecordsWhatWasNotScanned() throws {
+        let (log, path) = try makeLog()
+        defer { unlink(path) }
+        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .drop, logger: Logger(label: "test"))
+        let id = pipeline.newStreamID()
+        pipeline.submit(.open(stream: id, container: "c1", source: "logs")) {}
+        // Keep the scanner busy with one large item, then burst small ones into the queue.
+        pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
+        for _ in 0..<200 { pipeline.submit(.data(stream: id, kind: "stdout", bytes: Array("x token\n".utf8))) {} }
+        pipeline.submit(.close(stream: id)) {}
+        let dropped = events(in: path, waitingFor: 1).filter { $0["event"] == "dropped" }
+        XCTAssertEqual(dropped.count, 1, "one summary event for the stream")
+        XCTAssertEqual(dropped.first?["container_id"], "c1")
+        XCTAssertGreaterThan(Int(dropped.first?["dropped_bytes"] ?? "0") ?? 0, 0)
+    }
+
+    /// With `block`, nothing is dropped: the producer is told to pause, and told
+    /// when there is room again.
+    func testBlockPolicyAsksToPauseAndResumes() throws {
+        let (log, path) = try makeLog()
+        defer { unlink(path) }
+        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .block, logger: Logger(label: "test"))
+        let id = pipeline.newStreamID()
+        pipeline.submit(.open(stream: id, container: "c2", source: "logs")) {}
+        pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
+        let resumed = expectation(description: "resumed")
+        resumed.assertForOverFulfill = false
+        var paused = false
+        for i in 0..<40 {
+            let room = pipeline.submit(.data(stream: id, kind: "stdout", bytes: Array("password=Secr3tPassw0rd\(i)\n".utf8))) { resumed.fulfill() }
+            if !room { paused = true; break }
+        }
+        XCTAssertTrue(paused, "a full queue asks the producer to pause")
+        wait(for: [resumed], timeout: 20)
+        pipeline.submit(.close(stream: id)) {}
+        let all = events(in: path, waitingFor: 1)
+        XCTAssertTrue(all.allSatisfy { $0["event"] != "dropped" }, "block never drops")
+        XCTAssertGreaterThan(all.filter { $0["pattern"] == "password" }.count, 0, "the queued data was scanned")
+    }
+}
