@@ -83,6 +83,18 @@ check_eq "exec -i fed from a pipe works through the proxy" "piped" "$(echo piped
 out=$(echo "attach says password=$PW" | dp run -i --rm "$IMAGE" cat)
 check_contains "run -i (an attach stream) passes through" "attach says password=$PW" "$out"
 check "attach output is audited" wait_for 10 grep -q '"source":"attach"' "$AUDIT"
+# A client that goes away takes its upstream connection with it (the daemon's
+# request context is cancelled): the agent holds no socket for it afterwards.
+agent=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+sockets() { find /proc/"$agent"/fd -lname 'socket:*' 2>/dev/null | wc -l; }
+idle=$(sockets)
+docker -H "unix://$PROXY" logs -f bh-au-tty >/dev/null 2>&1 &
+follower=$!
+wait_for 10 sh -c "[ \$(find /proc/$agent/fd -lname 'socket:*' | wc -l) -ge $((idle + 2)) ]"
+following=$(sockets)
+kill "$follower"; wait "$follower" 2>/dev/null
+check "a follow stream holds a client and an upstream socket" test "$following" -ge $((idle + 2))
+check "a client disconnect closes the upstream connection too" wait_for 10 sh -c "[ \$(find /proc/$agent/fd -lname 'socket:*' | wc -l) -le $idle ]"
 dd_ rm -f bh-au-follow >/dev/null 2>&1
 dp run -d --name bh-au-follow "$IMAGE" sh -c "echo start; sleep 1; echo late password=$PW; sleep 1; echo end" >/dev/null
 timeout 30 docker -H "unix://$PROXY" logs -f bh-au-follow >"$W/f.out" 2>&1
