@@ -23,8 +23,10 @@ export NEEDRESTART_SUSPEND=1 NEEDRESTART_MODE=a
 
 # dpkg -s exits 0 for a package that is known but not installed (e.g. "deinstall"
 # / config-files state) on some dpkg versions, so also check the Status line.
+# No pipe: with pipefail, `dpkg -s | grep -q` fails at random when grep exits
+# early and dpkg dies of SIGPIPE on a long description (docker.io's is long).
 is_installed() {
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
 missing=()
