@@ -9,8 +9,6 @@ enum ProcessStatus {
         var capPrm: UInt64
         var capBnd: UInt64
         var uids: String
-        var noNewPrivs: Bool
-        var seccompMode: String
     }
 
     static func threadIDs() -> [String] {
@@ -28,7 +26,7 @@ enum ProcessStatus {
             func hex(_ key: String) -> UInt64 { UInt64(fields[key] ?? "", radix: 16) ?? .max }
             return ThreadState(
                 tid: tid, capEff: hex("CapEff"), capPrm: hex("CapPrm"), capBnd: hex("CapBnd"),
-                uids: fields["Uid"] ?? "?", noNewPrivs: fields["NoNewPrivs"] == "1", seccompMode: fields["Seccomp"] ?? "?")
+                uids: fields["Uid"] ?? "?")
         }
     }
 }

@@ -2,9 +2,8 @@
 /// must bound its own length (no unbounded repeats) so a match fits the stream
 /// tail the scanner keeps for redaction.
 public struct SecretRule: Codable, Equatable, Sendable {
-    public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
+    public enum Severity: String, Codable, Sendable, CaseIterable {
         case low, medium, high, critical
-        public static func < (a: Severity, b: Severity) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
     }
 
     /// Where the secret value sits in the match (for entropy, filters, redaction).

@@ -118,9 +118,8 @@ struct AuditScanCommand: ParsableCommand {
 /// Line numbers for stream offsets: the offsets of newlines seen, kept in full
 /// only for the recent window a finding can start in.
 final class LineIndex {
-    private var newlinesBefore = 0       // newlines before `windowStart`
-    private var windowStart: UInt64 = 0
-    private var recent: [UInt64] = []    // newline offsets at or after windowStart
+    private var newlinesBefore = 0       // newlines before the first of `recent`
+    private var recent: [UInt64] = []    // newline offsets in the recent window
     private var seen: UInt64 = 0
 
     func add(_ bytes: UnsafeRawBufferPointer) {
@@ -138,7 +137,6 @@ final class LineIndex {
         if let cut = recent.firstIndex(where: { $0 >= keepFrom }), cut > 0 {
             newlinesBefore += cut
             recent.removeFirst(cut)
-            windowStart = keepFrom
         }
     }
 

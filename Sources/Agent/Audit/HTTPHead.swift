@@ -13,7 +13,6 @@ struct HTTPHead {
 
     var contentLength: UInt64? { header("Content-Length").flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) } }
     var isChunked: Bool { header("Transfer-Encoding")?.lowercased().contains("chunked") ?? false }
-    var upgrades: Bool { header("Upgrade") != nil || (header("Connection")?.lowercased().contains("upgrade") ?? false) }
 }
 
 /// Collects bytes up to the blank line that ends a head, bounded, then parses it.
