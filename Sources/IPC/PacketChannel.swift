@@ -22,14 +22,12 @@ public struct PacketChannel: Sendable {
     /// `nonBlocking`: fail with EAGAIN rather than wait for a peer that does not read
     /// (the helper never lets the agent stall it).
     public func send(_ frame: Frame, fd attached: Int32 = -1, nonBlocking: Bool = false) throws(SystemCallError) {
-        let bytes = frame.encoded()
-        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached, nonBlocking ? 1 : 0) }
-        guard n == bytes.count else { throw SystemCallError(call: "sendmsg", errno: n < 0 ? errno : EMSGSIZE) }
+        try sendRaw(frame.encoded(), fd: attached, nonBlocking: nonBlocking)
     }
 
-    /// Sends raw bytes as one record: used only by tests that play a hostile agent.
-    public func sendRaw(_ bytes: [UInt8], fd attached: Int32 = -1) throws(SystemCallError) {
-        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached, 0) }
+    /// Sends bytes as one record. Called directly only by tests that play a hostile agent.
+    public func sendRaw(_ bytes: [UInt8], fd attached: Int32 = -1, nonBlocking: Bool = false) throws(SystemCallError) {
+        let n = bytes.withUnsafeBytes { bh_send_with_fd(fd, $0.baseAddress, $0.count, attached, nonBlocking ? 1 : 0) }
         guard n == bytes.count else { throw SystemCallError(call: "sendmsg", errno: n < 0 ? errno : EMSGSIZE) }
     }
 

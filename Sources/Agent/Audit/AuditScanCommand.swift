@@ -95,7 +95,7 @@ struct AuditScanCommand: ParsableCommand {
         for f in rest { emit(f, line: lines.line(of: f.offset)) }
         count += rest.count
         if !quiet {
-            let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+            let seconds = (ContinuousClock.now - start).seconds
             printError(String(format: "scanned %d bytes in %.3f s (%.1f MB/s), %d rules, %d findings",
                               total, seconds, Double(total) / max(seconds, 1e-9) / 1e6, ruleSet.rules.count, count))
         }

@@ -60,11 +60,7 @@ enum AuditConnection {
             .flatMap { upstreamFD in
                 let exchanges = ExchangeLog()
                 let counter = RelayCounter { c in
-                    let elapsed = ContinuousClock.now - started
-                    logger.info("connection closed", metadata: [
-                        "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-                        "bytes_to_docker": "\(c.fromClient)", "bytes_from_docker": "\(c.toClient)",
-                    ])
+                    logger.info("connection closed", metadata: Relay.Totals(fromClient: c.fromClient, toClient: c.toClient).metadata(since: started))
                 }
                 let clientRelay = RelayHandler(counter: counter, isClientSide: true)
                 let upstreamRelay = RelayHandler(counter: counter, isClientSide: false)
@@ -73,19 +69,14 @@ enum AuditConnection {
                     [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers), upstreamRelay] as [any ChannelHandler],
                     eventLoop: loop)
                 let clientHandlers = NIOLoopBound([RequestTap(exchanges: exchanges), clientRelay] as [any ChannelHandler], eventLoop: loop)
-                return ClientBootstrap(group: loop)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-                    .channelInitializer { upstream in
-                        upstream.eventLoop.makeCompletedFuture { try upstream.pipeline.syncOperations.addHandlers(upstreamHandlers.value) }
-                    }
+                return Relay.bootstrap(on: loop, handlers: upstreamHandlers)
                     .withConnectedSocket(upstreamFD)
                     .flatMapThrowing { _ in try client.pipeline.syncOperations.addHandlers(clientHandlers.value) }
             }
             .flatMapError { error in
                 logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
                 let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
-                let body = "{\"message\":\(JSONText.quote(message))}\n"
+                let body = HTTPErrorResponder.body(message)
                 let response = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
                 return client.writeAndFlush(client.allocator.buffer(string: response)).flatMap { client.close() }
             }

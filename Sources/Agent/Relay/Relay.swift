@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -7,6 +8,27 @@ enum Relay {
     struct Totals: Sendable {
         var fromClient: Int
         var toClient: Int
+
+        /// The per-connection stats every relaying service logs when a connection closes.
+        func metadata(since started: ContinuousClock.Instant) -> Logger.Metadata {
+            [
+                "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+                "bytes_to_docker": "\(fromClient)",
+                "bytes_from_docker": "\(toClient)",
+            ]
+        }
+    }
+
+    /// A client bootstrap for one side of a relay on `loop`, with `handlers`.
+    static func bootstrap(on loop: any EventLoop, handlers: NIOLoopBound<[any ChannelHandler]>) -> ClientBootstrap {
+        ClientBootstrap(group: loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            // Bulk transfers (images, build contexts, `docker cp`): a write window
+            // wide enough that backpressure rarely toggles, still bounded per connection.
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandlers(handlers.value) }
+            }
     }
 
     static func start(
@@ -18,20 +40,8 @@ enum Relay {
             let clientSide = RelayHandler(counter: counter, isClientSide: true)
             let upstreamSide = RelayHandler(counter: counter, isClientSide: false)
             RelayHandler.join(clientSide, upstreamSide)
-            let bootstrap = { (handler: RelayHandler) in
-                let bound = NIOLoopBound(handler, eventLoop: loop)
-                return ClientBootstrap(group: loop)
-                    .channelOption(.allowRemoteHalfClosure, value: true)
-                    .channelOption(.autoRead, value: true)
-                    // Bulk transfers (images, build contexts, `docker cp`): a write window
-                    // wide enough that backpressure rarely toggles, still bounded per connection.
-                    .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bound.value) }
-                    }
-            }
-            let clientChannel = bootstrap(clientSide).withConnectedSocket(client)
-            let upstreamChannel = bootstrap(upstreamSide).withConnectedSocket(upstream)
+            let clientChannel = bootstrap(on: loop, handlers: NIOLoopBound([clientSide], eventLoop: loop)).withConnectedSocket(client)
+            let upstreamChannel = bootstrap(on: loop, handlers: NIOLoopBound([upstreamSide], eventLoop: loop)).withConnectedSocket(upstream)
             clientChannel.and(upstreamChannel).whenFailure { _ in
                 clientChannel.whenSuccess { $0.close(promise: nil) }
                 upstreamChannel.whenSuccess { $0.close(promise: nil) }

@@ -66,12 +66,7 @@ final class ConnectionRouter: Sendable {
         let connectionLog = log
         Relay.start(client: client, upstream: upstream, group: group) { totals in
             limiter.release(peer.uid)
-            let elapsed = ContinuousClock.now - started
-            connectionLog.info("connection closed", metadata: [
-                "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-                "bytes_to_docker": "\(totals.fromClient)",
-                "bytes_from_docker": "\(totals.toClient)",
-            ])
+            connectionLog.info("connection closed", metadata: totals.metadata(since: started))
         }
     }
 

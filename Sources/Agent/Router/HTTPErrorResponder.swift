@@ -7,13 +7,16 @@ import Runtime
 /// an HTTP status and a JSON body `{"message": ...}` that the docker CLI prints
 /// verbatim ("Error response from daemon: ..."), instead of a dropped connection.
 enum HTTPErrorResponder {
+    /// The JSON body the docker CLI prints as "Error response from daemon: <message>".
+    static func body(_ message: String) -> String { "{\"message\":\(JSONText.quote(message))}\n" }
+
     static func respond(on fd: Int32, status: HTTPResponseStatus, message: String, group: any EventLoopGroup) {
-        let body = "{\"message\":\(JSONText.quote(message))}\n"
+        let json = body(message)
         _ = ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ErrorAnswer(status: status, body: body))
+                    try channel.pipeline.syncOperations.addHandler(ErrorAnswer(status: status, body: json))
                 }
             }
             .withConnectedSocket(fd)
