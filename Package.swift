@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp"),
         .systemLibrary(name: "CCap", pkgConfig: "libcap"),
         .systemLibrary(name: "CVectorscan", pkgConfig: "libhs"),
+        .systemLibrary(name: "CSSH", pkgConfig: "libssh"),
         .target(name: "CFDPass"),
         .target(name: "CProcess"),
 
@@ -49,7 +50,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "SecretScan", "DockerStream",
+            "IPC", "Config", "Runtime", "CProcess", "SecretScan", "DockerStream", "CSSH",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

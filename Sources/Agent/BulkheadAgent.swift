@@ -12,10 +12,14 @@ struct BulkheadAgent: AsyncParsableCommand {
 
             Services (each enabled by its own config section):
               router   the system Docker socket, routed to each user's rootless daemon
+              audit    a Docker socket whose log/attach streams are audited for secrets
+              ssh      local Docker sockets carried over SSH to remote daemons
 
             Offline tools:
               audit scan   scan a file or stdin with the audit service's secret detector
+              ssh check    verify a remote: SSH, host key, authentication, daemon version
+              ssh proxy    run the ssh service alone, on your own socket, without the helper
             """,
-        subcommands: [RunAgent.self, AuditCommand.self],
+        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self],
         defaultSubcommand: RunAgent.self)
 }

@@ -40,7 +40,12 @@ struct RunAgent: AsyncParsableCommand {
         if let audit = config.enabledAudit {
             services.append(.init(service: AuditService(config: audit, helper: helper, group: group, logger: Logger(label: "audit"))))
         }
-        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\([config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }].compactMap { $0 }.joined(separator: ","))"])
+        let remotes = config.enabledSSHRemotes
+        if !remotes.isEmpty {
+            services.append(.init(service: SSHService(remotes: remotes, helper: helper, group: group, logger: Logger(label: "ssh"))))
+        }
+        let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh"]
+        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -12,17 +12,20 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var listeners: [String: ListenerSpec]
     public var router: RouterSection?
     public var audit: AuditSection?
+    public var ssh: SSHSection?
 
     public init(
         logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
-        listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil
+        listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil,
+        ssh: SSHSection? = nil
     ) {
         self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
         self.listeners = listeners; self.router = router; self.audit = audit
+        self.ssh = ssh
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh
     }
 
     public init(from decoder: any Decoder) throws {
@@ -34,12 +37,15 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
         listeners = try c.decodeIfPresent([String: ListenerSpec].self, forKey: .listeners) ?? [:]
         router = try c.decodeIfPresent(RouterSection.self, forKey: .router)
         audit = try c.decodeIfPresent(AuditSection.self, forKey: .audit)
+        ssh = try c.decodeIfPresent(SSHSection.self, forKey: .ssh)
     }
 
     /// The router's section when present and enabled.
     public var enabledRouter: RouterSection? { router.flatMap { $0.enabled ? $0 : nil } }
     /// The audit proxy's section when present and enabled.
     public var enabledAudit: AuditSection? { audit.flatMap { $0.enabled ? $0 : nil } }
+    /// The remotes of the ssh service when the section is present and enabled.
+    public var enabledSSHRemotes: [SSHRemote] { ssh.map { $0.enabled ? $0.remotes : [] } ?? [] }
 }
 
 public enum LogFormat: String, Codable, Sendable, CaseIterable {

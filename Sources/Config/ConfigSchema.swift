@@ -11,9 +11,16 @@ enum ConfigSchema {
             ("agent", AgentSection.CodingKeys.allCases.map(\.rawValue)),
             ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
             ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
+            ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
         ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }
+        }
+        if let remotes = root["ssh"]?["remotes"] {
+            guard let list = remotes.sequence else { throw ConfigError("ssh.remotes must be a list of remotes") }
+            for (index, remote) in list.enumerated() {
+                try check(remote, allowed: SSHRemote.CodingKeys.allCases.map(\.rawValue), at: "ssh.remotes[\(index)].")
+            }
         }
         if let listeners = root["listeners"]?.mapping {
             for (name, spec) in listeners {

@@ -52,6 +52,7 @@ public enum ConfigValidator {
             if !(16...1_000_000).contains(audit.queueSize) { problems.append("audit.queue_size must be 16...1000000") }
             if let router = config.enabledRouter, router.listen == audit.listen { problems.append("audit.listen and router.listen must differ") }
         }
+        problems += SSHValidator.problems(in: config)
         return problems
     }
 

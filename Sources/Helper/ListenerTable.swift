@@ -33,6 +33,12 @@ struct ListenerTable {
                 endpoint: .unix(path: audit.listen, mode: ConfigValidator.parseMode(audit.mode)!, uid: 0, gid: gid),
                 configKey: "audit.listen")
         }
+        for remote in config.enabledSSHRemotes {
+            guard let gid = Account.groupID(remote.group) else { throw ConfigError("ssh remote \(remote.name).group: no group \(remote.group.debugDescription)") }
+            entries[ListenerName(remote.listenerName)!] = Entry(  // validated by ConfigValidator
+                endpoint: .unix(path: remote.localSocket, mode: ConfigValidator.parseMode(remote.mode)!, uid: 0, gid: gid),
+                configKey: "ssh.remotes[name=\(remote.name)].local_socket")
+        }
         for (raw, spec) in config.listeners {
             let name = ListenerName(raw)!  // validated by ConfigValidator
             let key = "listeners.\(raw)"

@@ -1,0 +1,222 @@
+import CProcess
+import CSSH
+import Foundation
+import Logging
+import Synchronization
+
+/// One remote: a single SSH connection, owned by a dedicated thread (libssh is
+/// blocking and its sessions are single-threaded), carrying one channel per client
+/// connection. It reconnects with backoff when the connection drops; meanwhile
+/// clients get an immediate, clear error instead of waiting.
+final class SSHLink: Sendable {
+    enum Status: Sendable, Equatable {
+        case connecting
+        case up(ResolvedTransport)
+        case down(String)
+        case stopped
+    }
+
+    let target: SSHTarget
+    private let logger: Logger
+    private let wakeFD: Int32
+    private let inbox = Mutex(Inbox())
+    private let stoppedSignal = DispatchSemaphore(value: 0)
+
+    private struct Inbox {
+        var opens: [SSHBridge] = []
+        var wakePending = false
+        var stopping = false
+        var status = Status.connecting
+        var lastError: SSHError?
+    }
+
+    /// Backoff between reconnects: 0.5 s doubling to 30 s; a new client retries at once
+    /// (at most once a second) instead of waiting the backoff out.
+    private static let maxBackoff = 30.0
+    private static let clientRetryInterval = Duration.seconds(1)
+
+    init(target: SSHTarget, logger: Logger) {
+        self.target = target
+        var logger = logger
+        logger[metadataKey: "remote"] = "\(target.name)"
+        self.logger = logger
+        wakeFD = bh_eventfd()
+        precondition(wakeFD >= 0, "eventfd failed")
+    }
+
+    deinit { close(wakeFD) }
+
+    var status: Status { inbox.withLock { $0.status } }
+
+    func start() { BlockingThread { [self] in run() }.start() }
+
+    /// Stops the thread: open channels are closed, the SSH connection is ended.
+    func stop() async {
+        inbox.withLock { $0.stopping = true }
+        signal()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [stoppedSignal] in stoppedSignal.wait(); done.resume() }
+        }
+    }
+
+    /// Hands a new client to the link's thread.
+    func open(_ bridge: SSHBridge) {
+        inbox.withLock { $0.opens.append(bridge) }
+        signal()
+    }
+
+    /// Wakes the link's thread (new client bytes, a half-close, room on a client).
+    func wake() {
+        let needed = inbox.withLock { s in
+            defer { s.wakePending = true }
+            return !s.wakePending
+        }
+        if needed { signal() }
+    }
+
+    private func signal() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    // MARK: the link's thread
+
+    private func run() {
+        var attempt = 0
+        var lastAttempt = ContinuousClock.now
+        while !isStopping {
+            setStatus(.connecting)
+            lastAttempt = .now
+            var failure: SSHError
+            do {
+                let session = try SSHSession.connect(target)
+                let (transport, note) = session.chooseTransport()
+                logger.notice("link up", metadata: [
+                    "host": "\(target.display)", "host_key": "\(session.fingerprint)",
+                    "transport": "\(transport.rawValue)", "why": "\(note)",
+                ])
+                attempt = 0
+                setStatus(.up(transport))
+                guard let reason = serve(session, transport: transport) else { break }
+                failure = reason
+                logger.warning("link down", metadata: ["error": "\(reason)"])
+            } catch {
+                failure = error
+                logger.error("cannot connect", metadata: ["error": "\(error)"])
+            }
+            attempt += 1
+            let delay = min(Self.maxBackoff, 0.5 * pow(2, Double(min(attempt - 1, 10))))
+            setStatus(.down("\(failure)"), error: failure)
+            refuseWaiting(.linkDown(detail: "\(failure); retrying in \(Int(delay.rounded(.up)))s"))
+            waitForRetry(delay: delay, lastAttempt: lastAttempt, failure: failure)
+        }
+        refuseWaiting(.linkDown(detail: "the proxy is shutting down"))
+        setStatus(.stopped)
+        logger.notice("link stopped")
+        stoppedSignal.signal()
+    }
+
+    /// Sleeps until the backoff is over, the link is stopped, or a client arrives
+    /// (then it retries at once, at most once a second; sooner clients are refused).
+    private func waitForRetry(delay: Double, lastAttempt: ContinuousClock.Instant, failure: SSHError) {
+        let until = ContinuousClock.now + .milliseconds(Int(delay * 1000))
+        while !isStopping, ContinuousClock.now < until {
+            var fds = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            let remaining = max(1, (until - .now).milliseconds)
+            if poll(&fds, 1, Int32(min(remaining, 1000))) > 0, fds[0].revents & Int16(POLLIN) != 0 { drainWakeFD() }
+            let waiting = inbox.withLock { s in s.wakePending = false; return !s.opens.isEmpty }
+            if waiting {
+                if ContinuousClock.now - lastAttempt >= Self.clientRetryInterval { return }
+                refuseWaiting(.linkDown(detail: "\(failure); retrying"))
+            }
+        }
+    }
+
+    /// Runs the connected session until it fails (returns why) or the link stops (nil).
+    private func serve(_ session: SSHSession, transport initial: ResolvedTransport) -> SSHError? {
+        var transport = initial
+        ssh_set_blocking(session.raw, 0)
+        TCPKeepalive.apply(to: ssh_get_fd(session.raw), interval: target.keepalive)
+        guard let event = ssh_event_new() else { return .linkDown(detail: "out of memory") }
+        ssh_event_add_session(event, session.raw)
+        ssh_event_add_fd(event, wakeFD, Int16(POLLIN), { fd, _, _ in
+            var value: UInt64 = 0
+            _ = read(fd, &value, 8)
+            return 0
+        }, nil)
+        var pumps: [SSHChannelPump] = []
+        let activity = SSHChannelActivity()
+        var busy = false
+        var nextKeepalive = ContinuousClock.now + .milliseconds(Int(target.keepalive * 1000))
+        var reason: SSHError?
+        defer {
+            for pump in pumps { pump.abort(reason ?? .linkDown(detail: "the proxy is shutting down")) }
+            pumps.removeAll()
+            ssh_event_remove_fd(event, wakeFD)
+            ssh_event_remove_session(event, session.raw)
+            ssh_event_free(event)
+        }
+        while true {
+            // Channels being opened have no callback in libssh 0.10: poll them briskly.
+            let opening = pumps.contains { $0.phase == .opening || $0.phase == .executing }
+            if ssh_event_dopoll(event, busy ? 0 : opening ? 2 : 250) == SSH_ERROR || !isConnected(session) {
+                reason = .linkDown(detail: closeReason(session))
+                return reason
+            }
+            let (opens, stopping) = inbox.withLock { s in
+                s.wakePending = false
+                defer { s.opens.removeAll() }
+                return (s.opens, s.stopping)
+            }
+            if stopping { return nil }
+            for bridge in opens {
+                pumps.append(SSHChannelPump(bridge: bridge, session: session, transport: transport, activity: activity, logger: logger))
+            }
+            _ = activity.take()
+            busy = false
+            for pump in pumps {
+                if pump.step() { busy = true }
+                if pump.transport != transport, pump.phase == .open {
+                    transport = pump.transport
+                    setStatus(.up(transport))
+                    logger.notice("transport switched", metadata: ["transport": "\(transport.rawValue)"])
+                }
+            }
+            pumps.removeAll { $0.phase == .done }
+            if activity.take() { busy = true }
+            if ContinuousClock.now >= nextKeepalive {
+                _ = ssh_send_keepalive(session.raw)
+                nextKeepalive = .now + .milliseconds(Int(target.keepalive * 1000))
+            }
+            if !isConnected(session) {
+                reason = .linkDown(detail: closeReason(session))
+                return reason
+            }
+        }
+    }
+
+    private func isConnected(_ session: SSHSession) -> Bool {
+        ssh_is_connected(session.raw) != 0 && ssh_get_status(session.raw) & (SSH_CLOSED | SSH_CLOSED_ERROR) == 0
+    }
+
+    private func closeReason(_ session: SSHSession) -> String {
+        let error = session.lastError
+        return error.isEmpty ? "the server closed the connection" : error
+    }
+
+    private var isStopping: Bool { inbox.withLock { $0.stopping } }
+
+    private func setStatus(_ status: Status, error: SSHError? = nil) {
+        inbox.withLock { $0.status = status; if let error { $0.lastError = error } }
+    }
+
+    private func refuseWaiting(_ error: SSHError) {
+        let waiting = inbox.withLock { s in defer { s.opens.removeAll() }; return s.opens }
+        for bridge in waiting { bridge.refuse(error) }
+    }
+
+    private func drainWakeFD() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Config
+import Foundation
+
+/// Where `ssh proxy` and `ssh check` get their remotes: the flags of the original
+/// proxy (single dash, as it had them, or double dash), or remotes from a config file.
+struct SSHRemoteOptions: ParsableArguments {
+    @Option(name: [.customLong("config"), .customLong("config", withSingleDash: true)],
+            help: ArgumentHelp("A Bulkhead config file; its ssh.remotes are used (no -ssh-* flags then).", valueName: "file"))
+    var config: String?
+
+    @Option(name: [.customLong("ssh-user"), .customLong("ssh-user", withSingleDash: true)], help: "User on the SSH server.")
+    var sshUser: String?
+
+    @Option(name: [.customLong("ssh-host"), .customLong("ssh-host", withSingleDash: true)], help: "HOST or HOST:PORT of the SSH server (IPv6 as [::1]:22).")
+    var sshHost: String?
+
+    @Option(name: [.customLong("ssh-key"), .customLong("ssh-key", withSingleDash: true)],
+            help: ArgumentHelp("Private key, mode 0600 (Ed25519, ECDSA or RSA). Omit to use ssh-agent ($SSH_AUTH_SOCK).", valueName: "path"))
+    var sshKey: String?
+
+    @Option(name: [.customLong("local-socket"), .customLong("local-socket", withSingleDash: true)], help: "The Docker socket to serve locally.")
+    var localSocket: String?
+
+    @Option(name: [.customLong("remote-socket"), .customLong("remote-socket", withSingleDash: true)], help: "The Docker socket on the remote host.")
+    var remoteSocket: String = "/var/run/docker.sock"
+
+    @Option(name: [.customLong("timeout"), .customLong("timeout", withSingleDash: true)], help: "Connect and channel-open timeout, e.g. 10s.")
+    var timeout: String = "10s"
+
+    @Option(help: ArgumentHelp("known_hosts file used for strict host-key checking.", valueName: "path"))
+    var knownHosts: String = "\(NSHomeDirectory())/.ssh/known_hosts"
+
+    @Option(help: ArgumentHelp("Pin the host key instead of using known_hosts.", valueName: "SHA256:..."))
+    var hostKey: String = ""
+
+    @Option(help: "auto (streamlocal, else dial-stdio), streamlocal, or dial-stdio.")
+    var transport: SSHTransport = .auto
+
+    @Option(help: "SSH keepalive interval, e.g. 15s.")
+    var keepalive: String = "15s"
+
+    @Option(help: "Octal mode of the local socket.")
+    var mode: String = "0660"
+
+    /// The remotes to serve or check, validated like the config file's.
+    func remotes(named names: [String] = []) throws -> [SSHRemote] {
+        var remotes: [SSHRemote]
+        if let config {
+            guard sshUser == nil, sshHost == nil, localSocket == nil else {
+                throw ValidationError("use either --config or the -ssh-* flags, not both")
+            }
+            let loaded = try ConfigLoader.load(file: config, environment: ProcessInfo.processInfo.environment)
+            remotes = loaded.enabledSSHRemotes
+            if !names.isEmpty {
+                for name in names where loaded.ssh?.remote(named: name) == nil {
+                    throw ValidationError("no remote named \(name.debugDescription) in \(config) (known: \(remotes.map(\.name).joined(separator: ", ")))")
+                }
+                remotes = remotes.filter { names.contains($0.name) }
+            }
+            guard !remotes.isEmpty else { throw ValidationError("\(config) has no enabled ssh.remotes") }
+            return remotes
+        }
+        guard let sshUser, let sshHost else { throw ValidationError("give -ssh-user and -ssh-host (and -local-socket), or --config FILE") }
+        let remote = SSHRemote(
+            name: names.first ?? "remote", localSocket: localSocket ?? "/tmp/docker-proxy.sock", sshUser: sshUser, sshHost: sshHost,
+            sshKeyPath: sshKey.map(Self.absolute) ?? "", remoteSocket: remoteSocket, timeout: timeout, knownHosts: Self.absolute(knownHosts),
+            hostKey: hostKey, transport: transport, keepalive: keepalive, mode: mode)
+        let problems = ConfigValidator.problems(in: BulkheadConfig(ssh: SSHSection(remotes: [remote])))
+        guard problems.isEmpty else { throw ValidationError(problems.map { $0.replacingOccurrences(of: "ssh.remotes[0].", with: "") }.joined(separator: "\n")) }
+        return [remote]
+    }
+
+    private static func absolute(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        return expanded.hasPrefix("/") ? expanded : FileManager.default.currentDirectoryPath + "/" + expanded
+    }
+}
+
+extension SSHTransport: ExpressibleByArgument {}

@@ -1,0 +1,64 @@
+import IPC
+
+/// Semantic checks of the `ssh:` section; each problem names the key to fix.
+enum SSHValidator {
+    static func problems(in config: BulkheadConfig) -> [String] {
+        var problems: [String] = []
+        var names = Set<String>(), sockets = Set<String>()
+        let otherSockets = [config.enabledRouter?.listen, config.enabledAudit?.listen].compactMap { $0 }
+        for (index, remote) in config.enabledSSHRemotes.enumerated() {
+            let key = "ssh.remotes[\(index)]"
+            if remote.name.count > 28 || ListenerName(remote.listenerName) == nil {
+                problems.append("\(key).name \(remote.name.debugDescription) must be [a-z][a-z0-9_-]{0,27}")
+            } else if !names.insert(remote.name).inserted {
+                problems.append("\(key).name \(remote.name.debugDescription) is used twice")
+            }
+            if !ConfigValidator.isCleanAbsolutePath(remote.localSocket) {
+                problems.append("\(key).local_socket must be an absolute path without '..'")
+            } else if !sockets.insert(remote.localSocket).inserted || otherSockets.contains(remote.localSocket) {
+                problems.append("\(key).local_socket \(remote.localSocket) is already used by another service or remote")
+            }
+            if remote.sshUser.isEmpty || remote.sshUser.hasPrefix("-") || !remote.sshUser.utf8.allSatisfy(CharacterSetLite.userAllowed.contains) {
+                problems.append("\(key).ssh_user \(remote.sshUser.debugDescription) is not a user name")
+            }
+            if SSHHostAddress(remote.sshHost) == nil {
+                problems.append("\(key).ssh_host \(remote.sshHost.debugDescription) is not HOST, HOST:PORT or [IPv6]:PORT")
+            }
+            if !remote.sshKeyPath.isEmpty, !ConfigValidator.isCleanAbsolutePath(remote.sshKeyPath) {
+                problems.append("\(key).ssh_key_path must be an absolute path (or empty to use ssh-agent)")
+            }
+            if !ConfigValidator.isCleanAbsolutePath(remote.remoteSocket) || !remote.remoteSocket.utf8.allSatisfy(CharacterSetLite.remotePathAllowed.contains) {
+                problems.append("\(key).remote_socket must be an absolute path of letters, digits and ._/-")
+            }
+            if let t = DurationText.seconds(remote.timeout), (0.1...300).contains(t) {} else {
+                problems.append("\(key).timeout \(remote.timeout.debugDescription) must be a duration from 100ms to 300s, e.g. 10s")
+            }
+            if let t = DurationText.seconds(remote.keepalive), (1...3600).contains(t) {} else {
+                problems.append("\(key).keepalive \(remote.keepalive.debugDescription) must be a duration from 1s to 1h, e.g. 15s")
+            }
+            if remote.hostKey.isEmpty {
+                if !ConfigValidator.isCleanAbsolutePath(remote.knownHosts) {
+                    problems.append("\(key).known_hosts must be an absolute path (or pin the key with host_key)")
+                }
+            } else if !isFingerprint(remote.hostKey) {
+                problems.append("\(key).host_key must be a SHA256 fingerprint like SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s")
+            }
+            if !remote.sshAgentSocket.isEmpty, !ConfigValidator.isCleanAbsolutePath(remote.sshAgentSocket) {
+                problems.append("\(key).ssh_agent_socket must be an absolute path")
+            }
+            if ConfigValidator.parseMode(remote.mode) == nil { problems.append("\(key).mode \(remote.mode.debugDescription) is not an octal mode like 0660") }
+        }
+        for name in config.listeners.keys.sorted() where name.hasPrefix("ssh-") {
+            problems.append("listeners.\(name): names starting with ssh- are reserved for ssh.remotes")
+        }
+        return problems
+    }
+
+    /// "SHA256:" and 43 unpadded base64 characters, as ssh-keygen -l prints.
+    static func isFingerprint(_ text: String) -> Bool {
+        guard text.hasPrefix("SHA256:") else { return false }
+        let body = text.utf8.dropFirst(7)
+        let base64 = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        return body.count == 43 && body.allSatisfy(base64.contains)
+    }
+}
