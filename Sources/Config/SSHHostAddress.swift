@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `ssh_host` as written in config: HOST, HOST:PORT, or [IPv6]:PORT. Port 22 by default.
 public struct SSHHostAddress: Equatable, Sendable {
     public var host: String
@@ -24,6 +28,11 @@ public struct SSHHostAddress: Equatable, Sendable {
         // Host names and numeric addresses only: no spaces, options or shell syntax.
         guard !host.isEmpty, host.count <= 253, !host.hasPrefix("-"),
               host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSetLite.hostAllowed.contains(UInt8($0.value))) }) else { return nil }
+        // A colon only belongs to an IPv6 address.
+        if host.contains(":") {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, host, &address) == 1 else { return nil }
+        }
     }
 
     /// How known_hosts names this host: `host` on port 22, `[host]:port` otherwise.

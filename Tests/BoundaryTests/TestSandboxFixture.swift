@@ -9,6 +9,7 @@ struct TestFixture {
     var routerSocket: String { "\(dir)/router.sock" }
     var extraSocket: String { "\(dir)/extra.sock" }
     var liveSocket: String { "\(dir)/live.sock" }
+    var sshSocket: String { "\(dir)/ssh-lab.sock" }
     var staleSocket: String { "\(dir)/stale.sock" }
     var userSockets: String { "\(dir)/users" }
     var configPath: String { "\(dir)/bulkhead.yaml" }
@@ -35,6 +36,9 @@ struct TestFixture {
               listen: \(dir)/audit.sock
               upstream: \(dir)/upstream.sock
               log_file: \(dir)/audit.jsonl
+            ssh:
+              remotes:
+                - { name: lab, local_socket: \(sshSocket), ssh_user: docker, ssh_host: "127.0.0.1:2222", mode: "0640" }
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
