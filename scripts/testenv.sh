@@ -7,8 +7,12 @@
 #           daemon" error path); a real rootless dockerd for alice and bob
 #           (dockerd-rootless.sh = rootlesskit + slirp4netns) on
 #           /run/user/UID/docker.sock; the image bulkhead/busybox:latest built
-#           from Debian's busybox-static (nothing is pulled) in all three daemons.
-#   down    stops all daemons started by `up` and removes their runtime files in
+#           from Debian's busybox-static (nothing is pulled) in all three daemons;
+#           a real OpenSSH sshd on 127.0.0.1:2222 (scripts/test-sshd.sh: user
+#           dockssh, keys and known_hosts in /run/bulkhead-test/ssh/) whose
+#           sessions reach the rootful test dockerd.
+#   down    stops all daemons started by `up` (and any test sshd, e.g. the
+#           --no-streamlocal one on 2223 that the ssh tests start) and removes their runtime files in
 #           /run/bulkhead-test (the *.log files are kept until the next `up`).
 #           Users, data roots and images stay, so the next `up` is fast.
 #   status  prints what is running; exits 0 only if everything is up.
@@ -25,6 +29,10 @@
 set -euo pipefail
 
 NAME=testenv
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_SSHD=$HERE/test-sshd.sh
+SSHD_PORT=2222         # the test sshd `up` starts (tests may add 2223 --no-streamlocal)
+SSHD_PORTS=(2222 2223 2224) # stopped by `down` (and any other sshd-PORT instance)
 RUN_DIR=/run/bulkhead-test
 STATE_DIR=/var/lib/bulkhead-test
 LOCK_FILE=$STATE_DIR/testenv.lock
@@ -470,6 +478,29 @@ import_image() {  # import_image LABEL DOCKER-CMD...
   log "$label: docker run --rm $IMAGE echo hi -> $out"
 }
 
+# The test sshd (Docker over SSH): user dockssh, keys, sshd on 127.0.0.1:2222.
+# Needs the rootful daemon (dockssh's sessions use its socket).
+start_test_sshd() {
+  "$TEST_SSHD" setup
+  "$TEST_SSHD" start "$SSHD_PORT"
+  local v
+  v=$(runuser -u dockssh -- env -i HOME=/home/dockssh USER=dockssh LOGNAME=dockssh PATH="$USER_PATH" \
+        timeout 30 docker -H "ssh://dockssh@127.0.0.1:$SSHD_PORT" version --format '{{.Server.Version}}' 2>&1) ||
+    die "docker -H ssh://dockssh@127.0.0.1:$SSHD_PORT (as dockssh) failed: $v"
+  log "test sshd: docker -H ssh://dockssh@127.0.0.1:$SSHD_PORT (as dockssh) -> server $v"
+}
+
+stop_test_sshd() {
+  local p ports=("${SSHD_PORTS[@]}") d
+  for d in "$RUN_DIR"/sshd-*/; do
+    [ -d "$d" ] || continue
+    p=${d%/}; p=${p##*/sshd-}
+    [[ "$p" =~ ^[0-9]+$ ]] && ports+=("$p")
+  done
+  mapfile -t ports < <(printf '%s\n' "${ports[@]}" | sort -un)
+  for p in "${ports[@]}"; do "$TEST_SSHD" stop "$p" || return 1; done
+}
+
 print_summary() {
   local u
   log "---------------------------------------------------------------- summary"
@@ -479,6 +510,7 @@ print_summary() {
   done
   log "carol   : uid $(uid_of carol), no daemon (expected socket $(user_sock carol) absent)"
   log "image   : $IMAGE in all three daemons"
+  log "sshd    : ssh://dockssh@127.0.0.1:$SSHD_PORT (log $RUN_DIR/sshd-$SSHD_PORT.log; keys, known_hosts, known_hosts.wrong in $RUN_DIR/ssh)"
   log "/var/run/docker.sock is NOT used by the test environment (reserved for the product)"
 }
 
@@ -501,6 +533,7 @@ cmd_up() {
   for u in "${DAEMON_USERS[@]}"; do
     import_image "rootless $u" user_docker "$u"
   done
+  start_test_sshd
   print_summary
   log "up done in $((SECONDS - t0))s"
 }
@@ -531,6 +564,8 @@ stop_rootful() {
 
 cmd_down() {
   local u j jobs=() rc=0
+  # Test sshd instances first: their sessions use the rootful daemon's socket.
+  stop_test_sshd || { warn "stopping the test sshd failed"; rc=1; }
   # The three daemons are stopped in parallel (each in a subshell).
   for u in "${ALL_USERS[@]}"; do
     if id -u "$u" >/dev/null 2>&1; then stop_rootless "$u" & jobs+=($!); fi
@@ -602,9 +637,10 @@ cmd_status() {
       ok=1
     fi
   done
+  "$TEST_SSHD" status || ok=1
   log "processes:"
   ps -eo pid,pgid,stat,user:8,args |
-    awk 'NR == 1 || (/dockerd|containerd|rootlesskit|slirp4netns/ && $5 != "awk" && $3 !~ /^Z/)' |
+    awk 'NR == 1 || (/dockerd|containerd|rootlesskit|slirp4netns|sshd -D/ && $5 != "awk" && $3 !~ /^Z/)' |
     cut -c1-170 | sed "s/^/[$NAME]   /"
   return "$ok"
 }
