@@ -334,6 +334,18 @@ else
 fi
 proxy_pid=
 
+echo "== 11b. kill -9 of the agent: restarted by the helper, links converge"
+old_agent=$(agent_pid)
+kill -KILL "$old_agent"
+new_agent=
+for _ in $(seq 150); do new_agent=$(agent_pid); [ -n "$new_agent" ] && [ "$new_agent" != "$old_agent" ] && break; sleep 0.2; done
+if [ -n "$new_agent" ] && [ "$new_agent" != "$old_agent" ]; then pass "a new agent runs (pid $old_agent -> $new_agent)"
+else fail "a new agent runs" "agent pid still [$new_agent]"; fi
+check "docker version through lab works again within 30 s" wait_for 30 docker -H "unix://$LAB" version
+check "docker ps through fan works again" wait_for 30 docker -H "unix://$FAN" ps
+# The dead agent's SSH connections went with it; the new one has exactly one per remote.
+check_eq "exactly one established TCP connection to 2224 (none leaked, none doubled)" 1 "$(established_to 2224)"
+
 echo "== 12. graceful stop of the helper"
 last_agent=$(agent_pid)
 kill -TERM "$helper_pid"

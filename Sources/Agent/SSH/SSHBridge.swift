@@ -48,7 +48,8 @@ final class SSHBridge: Sendable {
 
     func clientHalfClosed() { shared.withLock { $0.clientEOF = true }; wake() }
 
-    func clientGone() { shared.withLock { $0.clientGone = true; $0.outbound.removeAll(); $0.outboundBytes = 0 }; wake() }
+    /// The client closed its socket; what it sent before is still delivered to the remote.
+    func clientGone() { shared.withLock { $0.clientGone = true }; wake() }
 
     func sentToClient(_ count: Int) {
         let resume = shared.withLock { s in
@@ -91,7 +92,6 @@ final class SSHBridge: Sendable {
     /// Puts back what libssh did not take (a full window or a rekey in progress).
     func returnOutbound(_ rest: ByteBuffer) {
         shared.withLock { s in
-            guard !s.clientGone else { return }
             s.outbound.prepend(rest)
             s.outboundBytes += rest.readableBytes
         }

@@ -18,6 +18,7 @@ final class SSHChannelPump {
     private let openDeadline: ContinuousClock.Instant
     private var eofSent = false
     private var eofDelivered = false
+    private var goneSince: ContinuousClock.Instant?
     private var remoteStderr: [UInt8] = []
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
@@ -97,7 +98,6 @@ final class SSHChannelPump {
     private func pump() -> Bool {
         guard let channel else { return false }
         var progressed = false
-        let client = bridge.clientState
         // Client → remote, within the remote's window and only while libssh's own
         // output buffer is empty (it has no limit of its own).
         var chunks = 0
@@ -112,17 +112,24 @@ final class SSHChannelPump {
             }
             data.moveReaderIndex(forwardBy: Int(written))
             chunks += 1
-            progressed = written > 0
+            if written > 0 { progressed = true }
             if data.readableBytes > 0 { bridge.returnOutbound(data); break }
         }
-        let after = bridge.clientState
-        if !eofSent, after.outboundEmpty, client.eof || client.gone || after.eof {
+        let client = bridge.clientState
+        if !eofSent, client.outboundEmpty, client.eof || client.gone {
             ssh_channel_send_eof(channel)
             eofSent = true
         }
-        if after.gone {
-            finish()
-            return false
+        if client.gone {
+            // Nobody reads answers any more; only what the client sent is still owed,
+            // for at most `timeout` if the remote does not take it.
+            let since = goneSince ?? .now
+            goneSince = since
+            if eofSent || ContinuousClock.now - since > .milliseconds(Int(session.target.timeoutMilliseconds)) {
+                finish()
+                return false
+            }
+            return progressed
         }
         // Remote → client, while the client keeps up.
         chunks = 0

@@ -19,7 +19,7 @@ struct SSHRemoteOptions: ParsableArguments {
             help: ArgumentHelp("Private key, mode 0600 (Ed25519, ECDSA or RSA). Omit to use ssh-agent ($SSH_AUTH_SOCK).", valueName: "path"))
     var sshKey: String?
 
-    @Option(name: [.customLong("local-socket"), .customLong("local-socket", withSingleDash: true)], help: "The Docker socket to serve locally.")
+    @Option(name: [.customLong("local-socket"), .customLong("local-socket", withSingleDash: true)], help: "The Docker socket to serve locally (default: /tmp/docker-proxy.sock).")
     var localSocket: String?
 
     @Option(name: [.customLong("remote-socket"), .customLong("remote-socket", withSingleDash: true)], help: "The Docker socket on the remote host.")
