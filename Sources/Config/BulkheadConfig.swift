@@ -13,19 +13,20 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var router: RouterSection?
     public var audit: AuditSection?
     public var ssh: SSHSection?
+    public var netwatch: NetwatchSection?
 
     public init(
         logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
         listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil,
-        ssh: SSHSection? = nil
+        ssh: SSHSection? = nil, netwatch: NetwatchSection? = nil
     ) {
         self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
         self.listeners = listeners; self.router = router; self.audit = audit
-        self.ssh = ssh
+        self.ssh = ssh; self.netwatch = netwatch
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh, netwatch
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +39,7 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
         router = try c.decodeIfPresent(RouterSection.self, forKey: .router)
         audit = try c.decodeIfPresent(AuditSection.self, forKey: .audit)
         ssh = try c.decodeIfPresent(SSHSection.self, forKey: .ssh)
+        netwatch = try c.decodeIfPresent(NetwatchSection.self, forKey: .netwatch)
     }
 
     /// The router's section when present and enabled.
@@ -45,6 +47,8 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     /// The audit proxy's section when present and enabled.
     public var enabledAudit: AuditSection? { audit.flatMap { $0.enabled ? $0 : nil } }
     /// The remotes of the ssh service when the section is present and enabled.
+    /// The netwatch section when present and enabled.
+    public var enabledNetwatch: NetwatchSection? { netwatch.flatMap { $0.enabled ? $0 : nil } }
     public var enabledSSHRemotes: [SSHRemote] { ssh.map { $0.enabled ? $0.remotes : [] } ?? [] }
 }
 

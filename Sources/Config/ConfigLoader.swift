@@ -29,6 +29,12 @@ public enum ConfigLoader {
             guard ConfigSchema.topLevelKeys.contains(path[0]) else { continue }
             try set(&root, path: path, value: value, source: "environment variable \(name)")
         }
+        // The original netwatch daemon's variables (WATCH_NETWORK, ...) apply to a netwatch section.
+        if root["netwatch"] != nil {
+            for (variable, key) in NetwatchSection.seedEnvironment {
+                if let value = environment[variable] { try set(&root, path: ["netwatch", key], value: value, source: "environment variable \(variable)") }
+            }
+        }
         for override in overrides {
             guard let eq = override.firstIndex(of: "=") else {
                 throw ConfigError("--set \(override.debugDescription) must look like section.key=value")

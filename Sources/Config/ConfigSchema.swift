@@ -12,6 +12,7 @@ enum ConfigSchema {
             ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
             ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
             ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
+            ("netwatch", NetwatchSection.CodingKeys.allCases.map(\.rawValue)),
         ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }
@@ -20,6 +21,19 @@ enum ConfigSchema {
             guard let list = remotes.sequence else { throw ConfigError("ssh.remotes must be a list of remotes") }
             for (index, remote) in list.enumerated() {
                 try check(remote, allowed: SSHRemote.CodingKeys.allCases.map(\.rawValue), at: "ssh.remotes[\(index)].")
+            }
+        }
+        if let policy = root["netwatch"]?["policy_routing"] {
+            try check(policy, allowed: PolicyRouting.CodingKeys.allCases.map(\.rawValue), at: "netwatch.policy_routing.")
+            let lists: [(String, [String])] = [
+                ("rules", PolicyRouting.Rule.CodingKeys.allCases.map(\.rawValue)),
+                ("routes", PolicyRouting.Route.CodingKeys.allCases.map(\.rawValue)),
+                ("masquerade", PolicyRouting.Masquerade.CodingKeys.allCases.map(\.rawValue)),
+            ]
+            for (name, keys) in lists {
+                guard let list = policy[name] else { continue }
+                guard let items = list.sequence else { throw ConfigError("netwatch.policy_routing.\(name) must be a list") }
+                for (i, item) in items.enumerated() { try check(item, allowed: keys, at: "netwatch.policy_routing.\(name)[\(i)].") }
             }
         }
         if let listeners = root["listeners"]?.mapping {

@@ -53,6 +53,7 @@ public enum ConfigValidator {
             if let router = config.enabledRouter, router.listen == audit.listen { problems.append("audit.listen and router.listen must differ") }
         }
         problems += SSHValidator.problems(in: config)
+        problems += NetwatchValidator.problems(in: config)
         return problems
     }
 

@@ -74,7 +74,7 @@ enum PrivilegeDrop {
         try check(bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1), "PR_SET_NO_NEW_PRIVS")
     }
 
-    private static func setCapabilities(_ caps: [cap_value_t]) throws(PrivilegeDropError) {
+    static func setCapabilities(_ caps: [cap_value_t]) throws(PrivilegeDropError) {
         guard let state = cap_init() else { throw .failed("cap_init", errno) }
         defer { cap_free(UnsafeMutableRawPointer(state)) }
         if !caps.isEmpty {

@@ -13,16 +13,24 @@ final class RequestHandler {
     private let connector: DockerSocketConnector
     private let upstreams: UpstreamConnector
     private let configDocument: [UInt8]
+    private let netfilter: NetfilterState?
+    private let policyRouting: PolicyRoutingApplier?
     private let logger: Logger
     private var greeted = false
 
-    init(binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8], logger: Logger) {
+    init(
+        binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8],
+        netfilter: NetfilterState?, policyRouting: PolicyRoutingApplier?, logger: Logger
+    ) {
         self.binder = binder; self.connector = connector; self.upstreams = upstreams
-        self.configDocument = configDocument; self.logger = logger
+        self.configDocument = configDocument; self.netfilter = netfilter; self.policyRouting = policyRouting; self.logger = logger
     }
 
-    /// A new agent session starts un-greeted.
-    func resetSession() { greeted = false }
+    /// A new agent session starts un-greeted, with nothing staged.
+    func resetSession() {
+        greeted = false
+        netfilter?.resetSession()
+    }
 
     /// Handles one received record and returns the reply frame with the fd to
     /// attach (or -1). Consumes (closes) any fd that came with the record.
@@ -42,7 +50,7 @@ final class RequestHandler {
                 throw Refusal(error.refusal, error.description)
             }
             let (payload, fd) = try perform(request, proof: received.fd)
-            logger.info("granted", metadata: ["request": "\(request)", "id": "\(id)"])
+            logger.info("granted", metadata: ["request": "\(request.logDescription)", "id": "\(id)"])
             return (Reply.ok(payload: payload).frame(id: id), fd)
         } catch {
             logger.warning("refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)", "id": "\(id)"])
@@ -69,7 +77,23 @@ final class RequestHandler {
         case .connectUpstream(let name):
             try requireGreeting(request)
             return ([], try upstreams.connect(name))
+        case .netfilterStage(let sets):
+            try requireGreeting(request)
+            try requireNetwatch().stage(sets)
+            return ([], -1)
+        case .netfilterCommit(let mode):
+            try requireGreeting(request)
+            return (Array(try requireNetwatch().commit(mode).utf8), -1)
+        case .policyRoutingApply:
+            try requireGreeting(request)
+            guard let policyRouting else { throw Refusal(.notPermittedNow, "netwatch is not enabled in the helper's config") }
+            return (Array(try policyRouting.apply().utf8), -1)
         }
+    }
+
+    private func requireNetwatch() throws(Refusal) -> NetfilterState {
+        guard let netfilter else { throw Refusal(.notPermittedNow, "netwatch is not enabled in the helper's config") }
+        return netfilter
     }
 
     private func requireGreeting(_ request: Request) throws(Refusal) {

@@ -42,6 +42,9 @@ struct RunHelper: ParsableCommand {
         }
         let table = try ListenerTable(config: config)
         let document = Array(try JSONEncoder().encode(config))
+        // Forked first, while root and before any other fd exists: the only process
+        // that ever holds CAP_NET_ADMIN (see NetfilterExecutor).
+        let executor = try config.enabledNetwatch.map { _ in try NetfilterExecutor.start(logger: Logger(label: "helper.netfilter")) }
 
         let source: HelperLoop.AgentSource
         if let ipcFD {
@@ -63,6 +66,8 @@ struct RunHelper: ParsableCommand {
         let diag = bh_open_sock_diag()
         guard diag >= 0 else { throw ValidationError("cannot open a NETLINK_SOCK_DIAG socket: errno \(errno)") }
 
+        // Built before the sandbox: it looks for the runtime socket (access() is not allowed later).
+        let upstreams = UpstreamConnector(config: config)
         // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
         tzset()
         logger.info("dropping privileges", metadata: ["to": "\(config.helper.user)"])
@@ -76,11 +81,21 @@ struct RunHelper: ParsableCommand {
         ])
 
         let binder = ListenerBinder(table: table, logger: Logger(label: "helper.listeners"))
+        var netfilter: NetfilterState?, policyRouting: PolicyRoutingApplier?
+        if let executor, let netwatch = config.enabledNetwatch {
+            let state = NetfilterState(executor: executor, settings: netwatch, logger: Logger(label: "helper.netfilter"))
+            netfilter = state
+            policyRouting = PolicyRoutingApplier(policy: netwatch.policyRouting, executor: executor, netfilter: state, logger: Logger(label: "helper.netfilter"))
+        }
         let handler = RequestHandler(
             binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag),
-            upstreams: UpstreamConnector(config: config), configDocument: document,
-            logger: Logger(label: "helper.ipc"))
+            upstreams: upstreams, configDocument: document,
+            netfilter: netfilter, policyRouting: policyRouting, logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source, logger: logger).run()
+        // Nothing maintains the rules once the helper is gone: take them with it.
+        policyRouting?.undo()
+        netfilter?.removeAll()
+        executor?.stop()
         if code != 0 { throw ExitCode(code) }
     }
 

@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// `connectUpstream(name)`: connects to the upstream socket the helper's config
-/// gives a service (`audit` → `audit.upstream`, the rootful Docker socket). The
+/// gives a service (`audit` → `audit.upstream`, `netwatch` → `netwatch.runtime_api`:
+/// rootful Docker or Podman sockets). The
 /// agent names the service; the path is the helper's.
 struct UpstreamConnector {
     private let upstreams: [ListenerName: (path: String, configKey: String)]
@@ -14,6 +15,14 @@ struct UpstreamConnector {
     init(config: BulkheadConfig) {
         var table: [ListenerName: (String, String)] = [:]
         if let audit = config.enabledAudit { table[ListenerName("audit")!] = (audit.upstream, "audit.upstream") }
+        if let netwatch = config.enabledNetwatch {
+            // Empty runtime_api: the first runtime socket that exists when the helper starts.
+            let candidates: [String] = ["/var/run/docker.sock", "/run/podman/podman.sock"]
+            let path = netwatch.runtimeAPI.isEmpty
+                ? (candidates.first { access($0, F_OK) == 0 } ?? candidates[0])
+                : netwatch.runtimeAPI
+            table[ListenerName("netwatch")!] = (path, "netwatch.runtime_api")
+        }
         upstreams = table
     }
 

@@ -17,6 +17,19 @@ public enum Request: Equatable, Sendable {
     /// Connect to the upstream socket the helper's config gives service `name`
     /// (the audit proxy's `audit.upstream`: rootful Docker, so brokered, never opened by the agent).
     case connectUpstream(name: ListenerName)
+    /// Add container rule sets to the pending netfilter batch (nothing is applied yet).
+    case netfilterStage(sets: [ContainerRuleSet])
+    /// Apply the pending batch atomically to the helper's own chains, or discard it on
+    /// any error. With `.replaceAll`, containers not in the batch lose their chains.
+    case netfilterCommit(mode: NetfilterCommitMode)
+    /// Apply the policy routing the helper's config declares (idempotent).
+    case policyRoutingApply
+
+    /// For logs: a stage is summarized, not listed rule by rule.
+    public var logDescription: String {
+        if case .netfilterStage(let sets) = self { return "netfilterStage(containers: \(sets.count), rules: \(sets.reduce(0) { $0 + $1.rules.count }))" }
+        return "\(self)"
+    }
 
     public var type: RequestType {
         switch self {
@@ -25,6 +38,9 @@ public enum Request: Equatable, Sendable {
         case .bindTCPListener: .bindTCPListener
         case .connectUserDockerSocket: .connectUserDockerSocket
         case .connectUpstream: .connectUpstream
+        case .netfilterStage: .netfilterStage
+        case .netfilterCommit: .netfilterCommit
+        case .policyRoutingApply: .policyRoutingApply
         }
     }
 
@@ -34,6 +50,9 @@ public enum Request: Equatable, Sendable {
         case .hello(let v): w.u8(v)
         case .bindUnixListener(let name), .bindTCPListener(let name), .connectUpstream(let name): w.string(name.rawValue)
         case .connectUserDockerSocket(let uid): w.u32(uid)
+        case .netfilterStage(let sets): ContainerRuleSet.encode(sets, &w)
+        case .netfilterCommit(let mode): w.u8(mode.rawValue)
+        case .policyRoutingApply: break
         }
         return w.bytes
     }
@@ -60,6 +79,13 @@ public enum Request: Equatable, Sendable {
             }
         case .connectUserDockerSocket:
             request = .connectUserDockerSocket(uid: try r.u32())
+        case .netfilterStage:
+            request = .netfilterStage(sets: try ContainerRuleSet.decodeList(&r))
+        case .netfilterCommit:
+            guard let mode = NetfilterCommitMode(rawValue: try r.u8()) else { throw .malformed("unknown commit mode") }
+            request = .netfilterCommit(mode: mode)
+        case .policyRoutingApply:
+            request = .policyRoutingApply
         }
         try r.finish()
         return request
@@ -72,6 +98,9 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case bindTCPListener = 0x0102
     case connectUserDockerSocket = 0x0201
     case connectUpstream = 0x0202
+    case netfilterStage = 0x0301
+    case netfilterCommit = 0x0302
+    case policyRoutingApply = 0x0303
 
     public var carriesFD: Bool { self == .connectUserDockerSocket }
 
@@ -82,6 +111,9 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .bindTCPListener: "bindTCPListener"
         case .connectUserDockerSocket: "connectUserDockerSocket"
         case .connectUpstream: "connectUpstream"
+        case .netfilterStage: "netfilterStage"
+        case .netfilterCommit: "netfilterCommit"
+        case .policyRoutingApply: "policyRoutingApply"
         }
     }
 }

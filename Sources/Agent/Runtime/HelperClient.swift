@@ -48,7 +48,7 @@ final class HelperClient: Sendable {
     }
 
     /// Sends one request and waits for its reply. Throws `Refusal` for a typed refusal.
-    private func call(_ request: Request, fd: Int32 = -1) throws -> ([UInt8], Int32) {
+    func call(_ request: Request, fd: Int32 = -1) throws -> ([UInt8], Int32) {
         try state.withLock { state -> ([UInt8], Int32) in
             state.id &+= 1
             let id = state.id
