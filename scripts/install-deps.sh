@@ -12,7 +12,7 @@ die() { printf '[%s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
 PACKAGES=(
   docker.io rootlesskit uidmap slirp4netns iptables nftables socat
   libseccomp-dev libcap-dev libssh-dev libvectorscan-dev busybox-static openssh-server curl
-  dbus-user-session procps iproute2 psmisc strace python3 pkg-config
+  dbus-user-session procps iproute2 psmisc strace python3 pkg-config podman
 )
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"

@@ -10,8 +10,10 @@
 #           from Debian's busybox-static (nothing is pulled) in all three daemons;
 #           a real OpenSSH sshd on 127.0.0.1:2222 (scripts/test-sshd.sh: user
 #           dockssh, keys and known_hosts in /run/bulkhead-test/ssh/) whose
-#           sessions reach the rootful test dockerd.
-#   down    stops all daemons started by `up` (and any test sshd, e.g. the
+#           sessions reach the rootful test dockerd; a rootful Podman API
+#           service on unix:///run/bulkhead-test/podman.sock (own storage in
+#           /var/lib/bulkhead-test/podman, own network config), with the same image.
+#   down    stops all daemons started by `up` (podman's containers too; and any test sshd, e.g. the
 #           --no-streamlocal one on 2223 that the ssh tests start) and removes their runtime files in
 #           /run/bulkhead-test (the *.log files are kept until the next `up`).
 #           Users, data roots and images stay, so the next `up` is fast.
@@ -51,6 +53,18 @@ ROOTFUL_BRIDGE_CIDR=172.30.250.1/24
 # /var/run/docker with the defaults, so `up` stops it (it is not restarted).
 LEGACY_PIDFILE=/run/dockerd-sys.pid
 
+# Rootful Podman API service. Own storage, run and network-config dirs, so
+# that it never touches a Podman the machine may use otherwise.
+PODMAN_SOCK=$RUN_DIR/podman.sock
+PODMAN_URL=unix://$PODMAN_SOCK
+PODMAN_PIDFILE=$RUN_DIR/podman.pid
+PODMAN_LOG=$RUN_DIR/podman.log
+PODMAN_CONF=$RUN_DIR/podman-containers.conf
+PODMAN_ROOT=$STATE_DIR/podman
+PODMAN_RUNROOT=$RUN_DIR/podman-run
+PODMAN_GLOBAL=(--root "$PODMAN_ROOT" --runroot "$PODMAN_RUNROOT" --tmpdir "$RUN_DIR/podman-tmp"
+  --network-config-dir "$STATE_DIR/podman-networks")
+
 DAEMON_USERS=(alice bob)
 ALL_USERS=(alice bob carol)
 ROOTLESS_SH=/usr/share/docker.io/contrib/dockerd-rootless.sh
@@ -62,6 +76,7 @@ BUSYBOX=/bin/busybox
 
 ROOTFUL_START_TIMEOUT=60
 ROOTLESS_START_TIMEOUT=90
+PODMAN_START_TIMEOUT=30
 STOP_TIMEOUT=30   # graceful dockerd shutdown (it stops its containers: 10 s each at most)
 ORPHAN_GRACE=3    # leftovers (orphaned shims ignore SIGTERM while their container runs)
 
@@ -182,6 +197,9 @@ as_user() {
 # Docker CLI against the rootful test daemon / a user's rootless daemon, bounded.
 rootful_docker() { timeout 60 docker -H "$ROOTFUL_HOST" "$@"; }
 user_docker() { local u=$1; shift; as_user "$u" timeout 60 docker -H "unix://$(user_sock "$u")" "$@"; }
+
+podman_remote() { timeout 60 podman --url "$PODMAN_URL" "$@"; }
+podman_responsive() { [ -S "$PODMAN_SOCK" ] && timeout 10 podman --url "$PODMAN_URL" version >/dev/null 2>&1; }
 
 rootful_responsive() { [ -S "$ROOTFUL_SOCK" ] && timeout 10 docker -H "$ROOTFUL_HOST" version >/dev/null 2>&1; }
 user_responsive() {
@@ -478,6 +496,76 @@ import_image() {  # import_image LABEL DOCKER-CMD...
   log "$label: docker run --rm $IMAGE echo hi -> $out"
 }
 
+# Podman's settings for this VM, in its own containers.conf (CONTAINERS_CONF):
+# - no systemd: cgroupfs instead of the systemd cgroup manager, and a file
+#   instead of journald for events (the events API reads it);
+# - QUIRK: root here lacks CAP_SYS_RESOURCE, and rootful Podman asks runc for
+#   nofile/nproc 1048576 ("error setting rlimit type 7: operation not
+#   permitted"). Podman also lowers its own nproc to kernel.pid_max at start.
+#   So the containers' defaults are the hard limits the service really has.
+write_podman_conf() {
+  local nofile nproc pidmax
+  nofile=$(ulimit -Hn); nproc=$(ulimit -Hu); pidmax=$(cat /proc/sys/kernel/pid_max)
+  if [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pidmax" ]; then nproc=$pidmax; fi
+  if [ "$nofile" = unlimited ]; then nofile=1048576; fi
+  cat >"$PODMAN_CONF" <<EOF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+}
+
+start_podman() {
+  if podman_responsive; then
+    log "podman service already running (pid $(read_pid "$PODMAN_PIDFILE")) on $PODMAN_URL"
+    return 0
+  fi
+  stop_podman
+  command -v podman >/dev/null || die "podman missing (scripts/install-deps.sh)"
+  mkdir -p "$PODMAN_ROOT" "$STATE_DIR/podman-networks"
+  rm -f "$PODMAN_SOCK" "$PODMAN_PIDFILE"
+  write_podman_conf
+  log "starting rootful podman API service on $PODMAN_URL (root $PODMAN_ROOT, log $PODMAN_LOG)"
+  # --time=0: never exit for idleness.
+  (close_inherited_fds; cd / && exec env -i PATH="$USER_PATH" LANG=C.UTF-8 CONTAINERS_CONF="$PODMAN_CONF" \
+      setsid nohup podman "${PODMAN_GLOBAL[@]}" system service --time=0 "$PODMAN_URL" \
+      >"$PODMAN_LOG" 2>&1 </dev/null) &
+  local spid=$!
+  echo "$spid" >"$PODMAN_PIDFILE"
+  await_daemon "podman service" "$spid" "$PODMAN_LOG" "$PODMAN_START_TIMEOUT" podman_responsive
+  log "podman service up (pid $spid)"
+}
+
+stop_podman() {
+  local pid; pid=$(read_pid "$PODMAN_PIDFILE")
+  if pid_alive "$pid"; then
+    podman_responsive && kill_containers "podman" podman_remote
+    kill_pids "podman service" "$STOP_TIMEOUT" "$pid"
+  fi
+  # A container's conmon outlives the service: find them (and their
+  # containers) by our storage/run paths in their command lines.
+  local pids=() p
+  while read -r p; do
+    [ -n "$p" ] || continue
+    pids+=("$p")
+    mapfile -t -O "${#pids[@]}" pids < <(descendants "$p")
+  done < <(ps -eo pid=,args= | awk -v a="$PODMAN_ROOT/" -v b="$PODMAN_RUNROOT/" '(index($0, a) || index($0, b)) && $2 != "awk" { print $1 }')
+  if [ "${#pids[@]}" -gt 0 ]; then
+    mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+    kill_pids "podman conmon/containers" "$ORPHAN_GRACE" "${pids[@]}"
+  fi
+  # Podman's overlay driver leaves its graph root mounted after it exits.
+  local m
+  while read -r m; do
+    [ -n "$m" ] && umount -l "$m" 2>/dev/null || true
+  done < <(findmnt -rn -o TARGET | awk -v d="$PODMAN_ROOT/" 'index($0, d) == 1' | sort -r)
+  rm -f "$PODMAN_SOCK" "$PODMAN_PIDFILE"
+  return 0
+}
+
 # The test sshd (Docker over SSH): user dockssh, keys, sshd on 127.0.0.1:2222.
 # Needs the rootful daemon (dockssh's sessions use its socket).
 start_test_sshd() {
@@ -509,7 +597,8 @@ print_summary() {
     log "$(printf '%-8s' "$u"): uid $(uid_of "$u"), DOCKER_HOST=unix://$(user_sock "$u") (rootless, root dir $(user_home "$u")/.local/share/docker)"
   done
   log "carol   : uid $(uid_of carol), no daemon (expected socket $(user_sock carol) absent)"
-  log "image   : $IMAGE in all three daemons"
+  log "podman  : $PODMAN_URL (rootful, pid $(read_pid "$PODMAN_PIDFILE"), root $PODMAN_ROOT, log $PODMAN_LOG)"
+  log "image   : $IMAGE in all three daemons and podman"
   log "sshd    : ssh://dockssh@127.0.0.1:$SSHD_PORT (log $RUN_DIR/sshd-$SSHD_PORT.log; keys, known_hosts, known_hosts.wrong in $RUN_DIR/ssh)"
   log "/var/run/docker.sock is NOT used by the test environment (reserved for the product)"
 }
@@ -533,6 +622,8 @@ cmd_up() {
   for u in "${DAEMON_USERS[@]}"; do
     import_image "rootless $u" user_docker "$u"
   done
+  start_podman
+  import_image "podman" podman_remote
   start_test_sshd
   print_summary
   log "up done in $((SECONDS - t0))s"
@@ -571,6 +662,7 @@ cmd_down() {
     if id -u "$u" >/dev/null 2>&1; then stop_rootless "$u" & jobs+=($!); fi
   done
   stop_rootful & jobs+=($!)
+  stop_podman & jobs+=($!)
   for j in "${jobs[@]}"; do wait "$j" || rc=1; done
   [ "$rc" -eq 0 ] || warn "a stop step failed (see above)"
   # Unmount anything dockerd left below the run dir (netns files, shm), then
@@ -637,10 +729,17 @@ cmd_status() {
       ok=1
     fi
   done
+  pid=$(read_pid "$PODMAN_PIDFILE")
+  if podman_responsive; then
+    log "podman  : RUNNING pid $pid, $PODMAN_URL, $(timeout 10 podman --url "$PODMAN_URL" version --format 'server {{.Server.Version}}' 2>/dev/null), root $PODMAN_ROOT, images: $(timeout 10 podman --url "$PODMAN_URL" images -q "$IMAGE" 2>/dev/null | wc -l)"
+  else
+    log "podman  : DOWN (pidfile pid ${pid:-none}, socket $PODMAN_SOCK $([ -S "$PODMAN_SOCK" ] && echo present || echo absent))"
+    ok=1
+  fi
   "$TEST_SSHD" status || ok=1
   log "processes:"
   ps -eo pid,pgid,stat,user:8,args |
-    awk 'NR == 1 || (/dockerd|containerd|rootlesskit|slirp4netns|sshd -D/ && $5 != "awk" && $3 !~ /^Z/)' |
+    awk 'NR == 1 || (/dockerd|containerd|rootlesskit|slirp4netns|sshd -D|podman|conmon/ && $5 != "awk" && $3 !~ /^Z/)' |
     cut -c1-170 | sed "s/^/[$NAME]   /"
   return "$ok"
 }

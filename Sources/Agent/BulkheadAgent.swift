@@ -14,12 +14,14 @@ struct BulkheadAgent: AsyncParsableCommand {
               router   the system Docker socket, routed to each user's rootless daemon
               audit    a Docker socket whose log/attach streams are audited for secrets
               ssh      local Docker sockets carried over SSH to remote daemons
+              netwatch container labels drive DNAT/FORWARD/MARK rules in the helper's chains
 
             Offline tools:
               audit scan   scan a file or stdin with the audit service's secret detector
               ssh check    verify a remote: SSH, host key, authentication, daemon version
               ssh proxy    run the ssh service alone, on your own socket, without the helper
+              netwatch plan  print the rules the running containers would produce
             """,
-        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self],
+        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self],
         defaultSubcommand: RunAgent.self)
 }

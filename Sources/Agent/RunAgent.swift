@@ -44,7 +44,11 @@ struct RunAgent: AsyncParsableCommand {
         if !remotes.isEmpty {
             services.append(.init(service: SSHService(remotes: remotes, helper: helper, group: group, logger: Logger(label: "ssh"))))
         }
-        let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh"]
+        if let netwatch = config.enabledNetwatch {
+            services.append(.init(service: NetwatchService(settings: netwatch, helper: helper, group: group, logger: Logger(label: "netwatch"))))
+        }
+        let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
+                     config.enabledNetwatch.map { _ in "netwatch" }]
         logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

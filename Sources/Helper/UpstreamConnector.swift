@@ -16,14 +16,19 @@ struct UpstreamConnector {
         var table: [ListenerName: (String, String)] = [:]
         if let audit = config.enabledAudit { table[ListenerName("audit")!] = (audit.upstream, "audit.upstream") }
         if let netwatch = config.enabledNetwatch {
-            // Empty runtime_api: the first runtime socket that exists when the helper starts.
-            let candidates: [String] = ["/var/run/docker.sock", "/run/podman/podman.sock"]
-            let path = netwatch.runtimeAPI.isEmpty
-                ? (candidates.first { access($0, F_OK) == 0 } ?? candidates[0])
-                : netwatch.runtimeAPI
-            table[ListenerName("netwatch")!] = (path, "netwatch.runtime_api")
+            table[ListenerName("netwatch")!] = (netwatch.runtimeAPI.isEmpty ? Self.detectRuntime(config) : netwatch.runtimeAPI, "netwatch.runtime_api")
         }
         upstreams = table
+    }
+
+    /// For an empty `runtime_api`: the first runtime socket that exists, never one of
+    /// Bulkhead's own (the router usually serves /var/run/docker.sock itself).
+    static func detectRuntime(_ config: BulkheadConfig) -> String {
+        func canonical(_ p: String) -> String { p.hasPrefix("/var/run/") ? "/run/" + p.dropFirst(9) : p }
+        let ours = Set(([config.enabledRouter?.listen, config.enabledAudit?.listen] + config.enabledSSHRemotes.map(\.localSocket)).compactMap { $0 }.map(canonical))
+        let rootSocket = config.enabledRouter.flatMap { $0.rootPolicy == .socket ? $0.rootSocket : nil }
+        let candidates = [rootSocket, "/var/run/docker.sock", "/run/podman/podman.sock"].compactMap { $0 }.filter { !ours.contains(canonical($0)) }
+        return candidates.first { access($0, F_OK) == 0 } ?? candidates.first ?? "/run/podman/podman.sock"
     }
 
     func connect(_ name: ListenerName) throws(Refusal) -> Int32 {

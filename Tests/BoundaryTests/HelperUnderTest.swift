@@ -27,13 +27,15 @@ final class HelperUnderTest {
     }
 
     /// `strayFD`: an extra fd handed to the helper at fd 9, as a careless parent might.
-    init(configPath: String, strayFD: Int32? = nil) throws {
+    /// `netns`: run the helper inside that named network namespace (`ip netns exec`
+    /// execs in place, so `pid` is still the helper's).
+    init(configPath: String, strayFD: Int32? = nil, netns: String? = nil) throws {
         let (ours, theirs) = try PacketChannel.pair()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, theirs.fd, 3)
         if let strayFD { posix_spawn_file_actions_adddup2(&actions, strayFD, 9) }
-        let argv = ["\(Self.binDir)/bulkhead-helper", "run", "--config", configPath, "--ipc-fd", "3"]
+        let argv = (netns.map { ["/usr/sbin/ip", "netns", "exec", $0] } ?? []) + ["\(Self.binDir)/bulkhead-helper", "run", "--config", configPath, "--ipc-fd", "3"]
         var cArgv = argv.map { strdup($0) } + [nil]
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, cArgv[0]!, &actions, nil, &cArgv, environ)

@@ -1,3 +1,5 @@
+import IPC
+
 /// One table as `iptables-save -t TABLE` printed it: every chain and its rule lines.
 struct IptablesSnapshot: Equatable {
     var chains: [String: [String]] = [:]

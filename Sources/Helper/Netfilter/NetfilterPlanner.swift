@@ -11,6 +11,8 @@ struct NetfilterPlan {
     /// Hook jumps the main transaction inserts: undone if a later table fails.
     var insertedHooks: [NetfilterLayout.Table: [String]] = [:]
     var written = 0, removed = 0, unchanged = 0
+    /// Dispatch chains rewritten because they differed (a flush, a stray rule).
+    var repaired = 0
 
     var isEmpty: Bool { main.values.allSatisfy(\.isEmpty) && cleanup.values.allSatisfy(\.isEmpty) }
 
@@ -73,6 +75,7 @@ enum NetfilterPlanner {
                 if current != wantJumps {
                     if parentExists { lines.append(":\(parent.chain) - [0:0]") }
                     lines += wantJumps
+                    plan.repaired += parentExists ? 1 : 0
                 }
             } else {
                 let currentSet = Set(current), wantSet = Set(wantJumps)

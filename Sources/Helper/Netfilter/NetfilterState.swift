@@ -51,7 +51,7 @@ final class NetfilterState {
         let snapshots = try fresh ? snapshot() : cache!
         let plan = NetfilterPlanner.plan(sets: sets, replaceAll: mode == .replaceAll, dnatInInterface: settings.dnatInInterface, snapshots: snapshots)
         try apply(plan, snapshots: snapshots)
-        return "written=\(plan.written) removed=\(plan.removed) unchanged=\(plan.unchanged) read_tables=\(fresh)"
+        return "written=\(plan.written) removed=\(plan.removed) unchanged=\(plan.unchanged) repaired=\(plan.repaired) read_tables=\(fresh)"
     }
 
     /// Makes the masquerade chain hold exactly `lines`.

@@ -1,6 +1,5 @@
-import IPC
-
-/// The chains the helper owns and how typed rules become their lines. Lines are
+/// The chains the helper owns and how typed rules become their lines (shared: the
+/// helper renders with it, `netwatch plan` shows what the helper would write). Lines are
 /// written exactly as `iptables-save` prints them, so the current state can be
 /// compared with the desired one line by line.
 ///
@@ -8,38 +7,38 @@ import IPC
 ///   filter  DOCKER-USER (or FORWARD) → BULKHEAD-FWD → BHF-<key>
 ///   mangle  PREROUTING  → BULKHEAD-MARK → BHM-<key>
 ///   nat     POSTROUTING → BULKHEAD-MASQ (policy routing's masquerade)
-enum NetfilterLayout {
-    enum Table: String, CaseIterable, Sendable {
+public enum NetfilterLayout {
+    public enum Table: String, CaseIterable, Sendable {
         // Commit order: a failure in a later table rolls back the earlier ones.
         case mangle, filter, nat
     }
 
-    struct Parent: Sendable {
-        var table: Table
-        var chain: String
+    public struct Parent: Sendable {
+        public var table: Table
+        public var chain: String
         /// Built-in (or Docker's) chains that jump to it, first one present wins.
-        var hooks: [String]
+        public var hooks: [String]
         /// Prefix of the per-container chains it dispatches to (nil: none).
-        var childPrefix: String?
+        public var childPrefix: String?
     }
 
-    static let dnat = Parent(table: .nat, chain: "BULKHEAD-DNAT", hooks: ["PREROUTING"], childPrefix: "BHN-")
-    static let forward = Parent(table: .filter, chain: "BULKHEAD-FWD", hooks: ["DOCKER-USER", "FORWARD"], childPrefix: "BHF-")
-    static let mark = Parent(table: .mangle, chain: "BULKHEAD-MARK", hooks: ["PREROUTING"], childPrefix: "BHM-")
-    static let masquerade = Parent(table: .nat, chain: "BULKHEAD-MASQ", hooks: ["POSTROUTING"], childPrefix: nil)
-    static let parents = [dnat, forward, mark, masquerade]
-    static let containerParents = [dnat, forward, mark]
+    public static let dnat = Parent(table: .nat, chain: "BULKHEAD-DNAT", hooks: ["PREROUTING"], childPrefix: "BHN-")
+    public static let forward = Parent(table: .filter, chain: "BULKHEAD-FWD", hooks: ["DOCKER-USER", "FORWARD"], childPrefix: "BHF-")
+    public static let mark = Parent(table: .mangle, chain: "BULKHEAD-MARK", hooks: ["PREROUTING"], childPrefix: "BHM-")
+    public static let masquerade = Parent(table: .nat, chain: "BULKHEAD-MASQ", hooks: ["POSTROUTING"], childPrefix: nil)
+    public static let parents = [dnat, forward, mark, masquerade]
+    public static let containerParents = [dnat, forward, mark]
 
-    static func isOwned(_ chain: String) -> Bool {
+    public static func isOwned(_ chain: String) -> Bool {
         parents.contains { $0.chain == chain } || containerParents.contains { chain.hasPrefix($0.childPrefix!) && ContainerKey(String(chain.dropFirst(4))) != nil }
     }
 
-    static func childChain(_ parent: Parent, _ key: ContainerKey) -> String { parent.childPrefix! + key.rawValue }
+    public static func childChain(_ parent: Parent, _ key: ContainerKey) -> String { parent.childPrefix! + key.rawValue }
 
-    static func jump(from chain: String, to target: String) -> String { "-A \(chain) -j \(target)" }
+    public static func jump(from chain: String, to target: String) -> String { "-A \(chain) -j \(target)" }
 
     /// The lines of each of a container's chains (only kinds it has rules of).
-    static func chains(for set: ContainerRuleSet, dnatInInterface: String) -> [(Parent, [String])] {
+    public static func chains(for set: ContainerRuleSet, dnatInInterface: String) -> [(Parent, [String])] {
         var dnatLines: [String] = [], forwardLines: [String] = [], markLines: [String] = []
         let n = childChain(dnat, set.key), f = childChain(forward, set.key), m = childChain(mark, set.key)
         let inInterface = dnatInInterface.isEmpty ? "" : " -i \(dnatInInterface)"

@@ -1,0 +1,117 @@
+import Config
+import IPC
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// netwatch: keeps the helper's chains equal to what the running containers' labels
+/// ask for. The desired state is always derived from the runtime: events only say
+/// *when* to look. Events are subscribed to before the first listing, bursts are
+/// debounced, and a full pass runs at start, after every reconnect of the events
+/// stream, and every verify_interval (which also repairs a flush of the chains).
+struct NetwatchService: Service {
+    let settings: NetwatchSection
+    let helper: HelperClient
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    /// More changed containers than this in one debounce window: a full pass is cheaper.
+    static let incrementalLimit = 32
+
+    func run() async throws {
+        NetwatchScripts.run(settings.startupScript, phase: "startup", settings: settings, logger: logger)
+        if !settings.policyRouting.isEmpty {
+            let summary = try helper.applyPolicyRouting()
+            logger.notice("policy routing applied", metadata: ["summary": "\(summary)"])
+        }
+        let helper = self.helper
+        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName("netwatch")!) }, group: group, logger: logger)
+        let signal = ReconcileSignal()
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await watchEvents(runtime, signal) }
+            tasks.addTask { await reconcileLoop(runtime, signal) }
+            tasks.addTask {
+                try? await gracefulShutdown()
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
+        NetwatchScripts.run(settings.shutdownScript, phase: "shutdown", settings: settings, logger: logger)
+        logger.notice("stopped")
+    }
+
+    /// Follows the runtime's events; reconnects with backoff, and asks for a full
+    /// pass after each (re)subscription, since events may have been missed meanwhile.
+    private func watchEvents(_ runtime: RuntimeAPI, _ signal: ReconcileSignal) async {
+        var delay = Duration.milliseconds(500)
+        while !Task.isCancelled {
+            let stream = runtime.events()
+            await signal.requestFull()
+            do {
+                for try await event in stream {
+                    if case .containerChanged(let id, _) = event { await signal.containerChanged(id) }
+                    delay = .milliseconds(500)
+                }
+                logger.warning("runtime events stream ended; reconnecting", metadata: ["retry_in": "\(delay)"])
+            } catch {
+                logger.warning("runtime events stream failed; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+
+    private func reconcileLoop(_ runtime: RuntimeAPI, _ signal: ReconcileSignal) async {
+        let verify = Duration.milliseconds(Int((DurationText.seconds(settings.verifyInterval) ?? 10) * 1000))
+        let debounce = Duration.milliseconds(Int((DurationText.seconds(settings.debounce) ?? 0.2) * 1000))
+        let warmup = ReversePathWarmup(group: group, logger: logger)
+        var known = Set<String>()
+        while !Task.isCancelled {
+            await signal.wait(timeout: verify)
+            try? await Task.sleep(for: debounce)
+            if Task.isCancelled { return }
+            let (full, ids) = await signal.take()
+            do {
+                known = try await reconcile(runtime, full: full || ids.count > Self.incrementalLimit, ids: ids, known: known, warmup: warmup)
+            } catch {
+                logger.error("reconcile failed; retrying with a full pass", metadata: ["error": "\(error)"])
+                await signal.requestFull()
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// One pass. Returns the ids now known to be watched (to warm up only new ones).
+    private func reconcile(_ runtime: RuntimeAPI, full: Bool, ids: Set<String>, known: Set<String>, warmup: ReversePathWarmup) async throws -> Set<String> {
+        var containers: [WatchedContainer] = []
+        var known = known
+        var gone: [ContainerKey] = []
+        if full {
+            containers = try await runtime.listContainers(network: settings.watchNetwork, label: settings.watchContainerLabel)
+        } else {
+            for id in ids.sorted() {
+                if let c = try await runtime.container(id: id, network: settings.watchNetwork, label: settings.watchContainerLabel) {
+                    containers.append(c)
+                } else if let key = ContainerKey(containerID: id) {
+                    gone.append(key)
+                    known.remove(id)
+                }
+            }
+        }
+        let desired = DesiredRules.compute(containers, settings: settings)
+        for problem in desired.problems { logger.warning("label problem", metadata: ["problem": "\(problem)"]) }
+        let sets = desired.sets + gone.map { ContainerRuleSet(key: $0, rules: []) }
+        let summary = try helper.applyNetfilter(sets, mode: full ? .replaceAll : .changes)
+        logger.info(full ? "full pass applied" : "changes applied", metadata: [
+            "containers": "\(containers.count)", "removed": "\(gone.count)",
+            "rules": "\(desired.sets.reduce(0) { $0 + $1.rules.count })", "helper": "\(summary)",
+        ])
+        if full { known = known.intersection(containers.map(\.id)) }
+        let fresh = containers.filter { !known.contains($0.id) }
+        if settings.warmup, !fresh.isEmpty {
+            let rules = Dictionary(desired.sets.map { ($0.key, $0.rules) }, uniquingKeysWith: { a, _ in a })
+            await warmup.warm(fresh, rules: rules)
+        }
+        return known.union(containers.map(\.id))
+    }
+}

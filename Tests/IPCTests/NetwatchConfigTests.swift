@@ -1,0 +1,42 @@
+import Config
+import XCTest
+
+final class NetwatchConfigTests: XCTestCase {
+    func testSeedDefaultsAndEnvironmentOverrides() throws {
+        let config = try ConfigLoader.load(yaml: "netwatch: {}")
+        let n = try XCTUnwrap(config.enabledNetwatch)
+        XCTAssertEqual(n.watchNetwork, "bridge")
+        XCTAssertEqual(n.watchContainerLabel, "network.enable")
+        XCTAssertEqual(n.iptablesDnatPortsLabel, "network.dnat.ports")
+        XCTAssertNil(n.publishedPortMark, "disabled by default")
+        let env = ["WATCH_NETWORK": "internal", "IPTABLES_MANGLE_MARK_PUBLISHED_PORTS": "2", "RUNTIME_API": "/run/podman/podman.sock"]
+        let overridden = try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch:\n  watch_network: other\n", environment: env).enabledNetwatch)
+        XCTAssertEqual(overridden.watchNetwork, "internal")
+        XCTAssertEqual(overridden.publishedPortMark, 2)
+        XCTAssertEqual(overridden.runtimeAPI, "/run/podman/podman.sock")
+        XCTAssertNil(try ConfigLoader.load(yaml: "", environment: env).netwatch, "the variables alone do not enable netwatch")
+    }
+
+    func testBadValuesNameTheKey() {
+        let cases: [(String, String)] = [
+            ("iptables_mangle_mark_published_ports: \"0\"", "iptables_mangle_mark_published_ports"),
+            ("iptables_mangle_mark_published_ports: two", "iptables_mangle_mark_published_ports"),
+            ("watch_container_label: \"a=b\"", "watch_container_label"),
+            ("runtime_api: docker.sock", "runtime_api"),
+            ("dnat_in_interface: \"eth0/1\"", "dnat_in_interface"),
+            ("verify_interval: 0s", "verify_interval"),
+            ("startup_script: run.sh", "startup_script"),
+            ("policy_routing: {rules: [{fwmark: 2, table: 254}]}", "policy_routing.rules[0]"),
+            ("policy_routing: {routes: [{table: 200, gateway: 127.0.0.1}]}", "routes[0].gateway"),
+            ("policy_routing: {masquerade: [{subnet: 172.20.0.1/24, out_interface: wg0}]}", "masquerade[0].subnet"),
+            ("policy_routing: {rp_filter: {wg0: 3}}", "rp_filter.wg0"),
+            ("policy_routing: {rules: [{fwmark: 2, tabel: 200}]}", "policy_routing.rules[0].tabel"),
+            ("polcy_routing: {}", "netwatch.polcy_routing"),
+        ]
+        for (line, key) in cases {
+            XCTAssertThrowsError(try ConfigLoader.load(yaml: "netwatch:\n  \(line)\n"), line) {
+                XCTAssertTrue("\($0)".contains(key), "\(line): \($0)")
+            }
+        }
+    }
+}
