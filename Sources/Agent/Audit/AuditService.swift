@@ -76,9 +76,7 @@ enum AuditConnection {
             .flatMapError { error in
                 logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
                 let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
-                let body = HTTPErrorResponder.body(message)
-                let response = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-                return client.writeAndFlush(client.allocator.buffer(string: response)).flatMap { client.close() }
+                return client.writeAndFlush(client.allocator.buffer(string: HTTPErrorResponder.badGateway(message))).flatMap { client.close() }
             }
     }
 }

@@ -10,6 +10,12 @@ enum HTTPErrorResponder {
     /// The JSON body the docker CLI prints as "Error response from daemon: <message>".
     static func body(_ message: String) -> String { "{\"message\":\(JSONText.quote(message))}\n" }
 
+    /// A complete 502 answer, for a proxy that could not reach its daemon before relaying anything.
+    static func badGateway(_ message: String) -> String {
+        let json = body(message)
+        return "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n\(json)"
+    }
+
     static func respond(on fd: Int32, status: HTTPResponseStatus, message: String, group: any EventLoopGroup) {
         let json = body(message)
         _ = ClientBootstrap(group: group)

@@ -96,8 +96,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
         guard let context, !wroteResponse else { return abort(error) }
         wroteResponse = true
         // The docker CLI prints the JSON message as "Error response from daemon: ...".
-        let body = HTTPErrorResponder.body("bulkhead ssh: remote \(link.target.name): \(error)")
-        let response = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let response = HTTPErrorResponder.badGateway("bulkhead ssh: remote \(link.target.name): \(error)")
         lastWrite = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)))
         // Half-close so the client reads the whole answer; it closes its end then.
         remoteEOF()
