@@ -17,7 +17,8 @@ STAGE = /run/bulkhead-test/bin
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
 	@echo "make test    install deps, start the test environment (dockerd, rootless daemons), run all tests"
-	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://"
+	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
+	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns)"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
 
 deps:
@@ -68,6 +69,7 @@ bench: release testenv-up accounts
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/router_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/audit_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/ssh_bench.sh
+	BULKHEAD_BIN_DIR=$(STAGE) bash bench/netwatch_bench.sh
 
 clean:
 	rm -rf .build

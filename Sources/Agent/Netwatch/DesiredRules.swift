@@ -30,13 +30,13 @@ enum DesiredRules {
             return ([], "no IPv4 address on network \(settings.watchNetwork); no rules")
         }
         var rules: [ContainerRule] = []
-        var problem: String?
         var dnatted: [(UInt16, NetProtocol)] = []
         if let label = container.labels[settings.iptablesDnatPortsLabel] {
             do {
                 dnatted = try PortLabel.parse(label)
             } catch {
-                problem = "label \(settings.iptablesDnatPortsLabel)=\(label.debugDescription): \(error); no DNAT rules"
+                // No rules at all: a MARK on a port the user meant to DNAT would be wrong too.
+                return ([], "label \(settings.iptablesDnatPortsLabel)=\(label.debugDescription): \(error); no rules for this container")
             }
         }
         for (port, proto) in dnatted {
@@ -50,6 +50,6 @@ enum DesiredRules {
                 rules.append(.mark(proto, from: address, port: published.containerPort, mark: mark))
             }
         }
-        return (rules, problem)
+        return (rules, nil)
     }
 }

@@ -8,14 +8,19 @@ actor ReconcileSignal {
     func containerChanged(_ id: String) { changed.insert(id); wake() }
     func requestFull() { full = true; wake() }
 
-    /// Waits until something is pending (or `timeout` passes: then a full pass is due).
+    /// Waits until something is pending, `timeout` passes (then a full pass is due),
+    /// or the calling task is cancelled (the service is stopping).
     func wait(timeout: Duration) async {
-        if full || !changed.isEmpty { return }
+        if full || !changed.isEmpty || Task.isCancelled { return }
         let timer = Task {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled { self.timedOut() }
         }
-        await withCheckedContinuation { waiter = $0 }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter = $0 }
+        } onCancel: {
+            Task { await self.wake() }
+        }
         timer.cancel()
     }
 

@@ -70,8 +70,10 @@ struct UnixHTTPClient: Sendable {
             // Go's HTTP server rejects an HTTP/1.1 request without Host.
             head.headers.add(name: "Host", value: "localhost")
             head.headers.add(name: "Connection", value: "close")
-            try await outbound.write(.head(head))
-            try await outbound.write(.end(nil))
+            // One write: a daemon that answers after the head and closes must not
+            // make a separate write of the end fail (seen as "I/O on closed channel").
+            // If the write fails anyway, whatever it answered is still read below.
+            try? await outbound.write(contentsOf: [.head(head), .end(nil)])
             var parts = inbound.makeAsyncIterator()
             guard case .head(let response)? = try await parts.next() else {
                 try Task.checkCancellation()

@@ -19,6 +19,21 @@ struct IptablesSnapshot: Equatable {
 
     init(chains: [String: [String]]) { self.chains = chains }
 
+    /// Splits a whole `iptables-save` into the owned tables (absent ones are empty).
+    static func tables(_ text: String) -> [NetfilterLayout.Table: IptablesSnapshot] {
+        var sections: [NetfilterLayout.Table: [Substring]] = [:]
+        var current: NetfilterLayout.Table?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("*") { current = NetfilterLayout.Table(rawValue: String(line.dropFirst())); continue }
+            if let current { sections[current, default: []].append(line) }
+        }
+        var result: [NetfilterLayout.Table: IptablesSnapshot] = [:]
+        for table in NetfilterLayout.Table.allCases {
+            result[table] = IptablesSnapshot((sections[table] ?? []).joined(separator: "\n"))
+        }
+        return result
+    }
+
     func exists(_ chain: String) -> Bool { chains[chain] != nil }
     func lines(_ chain: String) -> [String] { chains[chain] ?? [] }
 

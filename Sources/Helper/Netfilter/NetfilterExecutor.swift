@@ -20,8 +20,8 @@ struct NetfilterExecutor {
     enum Command {
         /// `iptables-restore --noflush -w` with `input` on stdin.
         case restore(input: String)
-        /// `iptables-save -t table`.
-        case save(table: String)
+        /// `iptables-save` (every table: iptables-nft reads the whole ruleset anyway).
+        case save
         /// `ip` with these arguments (rendered by the helper).
         case ip([String])
         /// Writes `value` to a file under /proc/sys/net/.
@@ -64,7 +64,7 @@ struct NetfilterExecutor {
         var body: [UInt8]
         switch command {
         case .restore(let input): body = [1] + Array(input.utf8)
-        case .save(let table): body = [2] + Array(table.utf8)
+        case .save: body = [2]
         case .ip(let args): body = [3] + Array(args.joined(separator: "\0").utf8)
         case .sysctl(let path, let value): body = [4] + Array("\(path)\0\(value)".utf8)
         }
@@ -166,7 +166,7 @@ private struct ExecutorProcess {
         let text = String(decoding: payload, as: UTF8.self)
         switch op {
         case 1: return execute([NetfilterExecutor.programs.restore, "--noflush", "-w", "5"], stdin: payload)
-        case 2: return execute([NetfilterExecutor.programs.save, "-t", text], stdin: [])
+        case 2: return execute([NetfilterExecutor.programs.save], stdin: [])
         case 3: return execute([NetfilterExecutor.programs.ip] + text.split(separator: "\0", omittingEmptySubsequences: false).map(String.init), stdin: [])
         case 4:
             let parts = text.split(separator: "\0", maxSplits: 1).map(String.init)

@@ -72,7 +72,9 @@ enum NetfilterPlanner {
             let wantJumps = keep.map { NetfilterLayout.jump(from: parent.chain, to: $0) }
             let current = snap.lines(parent.chain)
             if replaceAll || !parentExists {
-                if current != wantJumps {
+                // Order does not matter (one jump per container): only a missing, extra or
+                // duplicated jump makes the dispatch chain wrong.
+                if current.count != wantJumps.count || Set(current) != Set(wantJumps) {
                     if parentExists { lines.append(":\(parent.chain) - [0:0]") }
                     lines += wantJumps
                     plan.repaired += parentExists ? 1 : 0

@@ -89,13 +89,9 @@ final class NetfilterState {
     private func discard() { staged = [:]; stagedRules = 0 }
 
     private func snapshot() throws(Refusal) -> [NetfilterLayout.Table: IptablesSnapshot] {
-        var snapshots: [NetfilterLayout.Table: IptablesSnapshot] = [:]
-        for table in NetfilterLayout.Table.allCases {
-            let result = try run(.save(table: table.rawValue))
-            guard result.succeeded else { throw Refusal(.systemError, "iptables-save -t \(table.rawValue) failed: \(result.output.prefix(500))") }
-            snapshots[table] = IptablesSnapshot(result.output)
-        }
-        return snapshots
+        let result = try run(.save)
+        guard result.succeeded else { throw Refusal(.systemError, "iptables-save failed: \(result.output.prefix(500))") }
+        return IptablesSnapshot.tables(result.output)
     }
 
     private func apply(_ plan: NetfilterPlan, snapshots: [NetfilterLayout.Table: IptablesSnapshot]) throws(Refusal) {
