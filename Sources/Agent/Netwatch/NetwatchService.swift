@@ -26,6 +26,16 @@ struct NetwatchService: Service {
         }
         let helper = self.helper
         let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName("netwatch")!) }, group: group, logger: logger)
+        do {
+            let version = try await runtime.version()
+            logger.notice("watching", metadata: [
+                "runtime": "\(version)", "network": "\(settings.watchNetwork)",
+                "label": "\(settings.watchContainerLabel)=true", "verify_interval": "\(settings.verifyInterval)",
+            ])
+        } catch {
+            // Not fatal: the events loop retries, and its errors say what is wrong.
+            logger.error("runtime API unreachable", metadata: ["error": "\(error)"])
+        }
         let signal = ReconcileSignal()
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await watchEvents(runtime, signal) }

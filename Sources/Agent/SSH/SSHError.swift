@@ -13,7 +13,6 @@ enum SSHError: Error, CustomStringConvertible, Sendable {
     case noAgent
     /// The SSH link is fine but the remote daemon's socket is not.
     case daemonUnreachable(socket: String, detail: String)
-    case streamlocalForbidden(detail: String)
     case linkDown(detail: String)
     case channelFailed(detail: String)
 
@@ -39,8 +38,6 @@ enum SSHError: Error, CustomStringConvertible, Sendable {
             return "no ssh_key_path and no ssh-agent (set ssh_key_path, ssh_agent_socket, or SSH_AUTH_SOCK)"
         case .daemonUnreachable(let socket, let detail):
             return "Docker daemon unreachable at \(socket) on the remote host: \(detail) (is dockerd running there, and may the SSH user open its socket?)"
-        case .streamlocalForbidden(let detail):
-            return "the server forbids streamlocal forwarding: \(detail)"
         case .linkDown(let detail):
             return "the SSH connection is down: \(detail)"
         case .channelFailed(let detail):

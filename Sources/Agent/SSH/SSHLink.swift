@@ -9,13 +9,6 @@ import Synchronization
 /// connection. It reconnects with backoff when the connection drops; meanwhile
 /// clients get an immediate, clear error instead of waiting.
 final class SSHLink: Sendable {
-    enum Status: Sendable, Equatable {
-        case connecting
-        case up(ResolvedTransport)
-        case down(String)
-        case stopped
-    }
-
     let target: SSHTarget
     private let logger: Logger
     private let wakeFD: Int32
@@ -26,8 +19,6 @@ final class SSHLink: Sendable {
         var opens: [SSHBridge] = []
         var wakePending = false
         var stopping = false
-        var status = Status.connecting
-        var lastError: SSHError?
     }
 
     /// Backoff between reconnects: 0.5 s doubling to 30 s; a new client retries at once
@@ -45,8 +36,6 @@ final class SSHLink: Sendable {
     }
 
     deinit { close(wakeFD) }
-
-    var status: Status { inbox.withLock { $0.status } }
 
     func start() { BlockingThread { [self] in run() }.start() }
 
@@ -85,7 +74,6 @@ final class SSHLink: Sendable {
         var attempt = 0
         var lastAttempt = ContinuousClock.now
         while !isStopping {
-            setStatus(.connecting)
             lastAttempt = .now
             var failure: SSHError
             do {
@@ -96,7 +84,6 @@ final class SSHLink: Sendable {
                     "transport": "\(transport.rawValue)", "why": "\(note)",
                 ])
                 attempt = 0
-                setStatus(.up(transport))
                 guard let reason = serve(session, transport: transport) else { break }
                 failure = reason
                 logger.warning("link down", metadata: ["error": "\(reason)"])
@@ -106,12 +93,10 @@ final class SSHLink: Sendable {
             }
             attempt += 1
             let delay = min(Self.maxBackoff, 0.5 * pow(2, Double(min(attempt - 1, 10))))
-            setStatus(.down("\(failure)"), error: failure)
             refuseWaiting(.linkDown(detail: "\(failure); retrying in \(Int(delay.rounded(.up)))s"))
             waitForRetry(delay: delay, lastAttempt: lastAttempt, failure: failure)
         }
         refuseWaiting(.linkDown(detail: "the proxy is shutting down"))
-        setStatus(.stopped)
         logger.notice("link stopped")
         stoppedSignal.signal()
     }
@@ -178,7 +163,6 @@ final class SSHLink: Sendable {
                 if pump.step() { busy = true }
                 if pump.transport != transport, pump.phase == .open {
                     transport = pump.transport
-                    setStatus(.up(transport))
                     logger.notice("transport switched", metadata: ["transport": "\(transport.rawValue)"])
                 }
             }
@@ -205,10 +189,6 @@ final class SSHLink: Sendable {
     }
 
     private var isStopping: Bool { inbox.withLock { $0.stopping } }
-
-    private func setStatus(_ status: Status, error: SSHError? = nil) {
-        inbox.withLock { $0.status = status; if let error { $0.lastError = error } }
-    }
 
     private func refuseWaiting(_ error: SSHError) {
         let waiting = inbox.withLock { s in defer { s.opens.removeAll() }; return s.opens }

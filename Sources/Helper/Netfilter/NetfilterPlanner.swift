@@ -14,8 +14,6 @@ struct NetfilterPlan {
     /// Dispatch chains rewritten because they differed (a flush, a stray rule).
     var repaired = 0
 
-    var isEmpty: Bool { main.values.allSatisfy(\.isEmpty) && cleanup.values.allSatisfy(\.isEmpty) }
-
     /// The restore input for `lines` in `table`.
     static func transaction(_ table: NetfilterLayout.Table, _ lines: [String]) -> String {
         "*\(table.rawValue)\n" + lines.map { $0 + "\n" }.joined() + "COMMIT\n"
