@@ -16,7 +16,7 @@ STAGE = /run/bulkhead-test/bin
 
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
-	@echo "make test    install deps, start the test environment (dockerd, rootless daemons), run all tests"
+	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), run all tests"
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
 	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns)"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
