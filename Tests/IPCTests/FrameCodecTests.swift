@@ -8,7 +8,33 @@ final class FrameCodecTests: XCTestCase {
         .bindTCPListener(name: ListenerName("metrics-1")!),
         .connectUserDockerSocket(uid: 1001),
         .connectUpstream(name: ListenerName("audit")!),
+        .netfilterStage(sets: [
+            ContainerRuleSet(key: ContainerKey("27f6bcdf0af8")!, rules: [
+                .dnat(.tcp, port: 80, to: IPv4Address("172.20.0.5")!, targetPort: 8080),
+                .forward(.udp, to: IPv4Address("172.20.0.5")!, port: 53),
+                .mark(.tcp, from: IPv4Address("172.20.0.5")!, port: 9090, mark: 2),
+            ]),
+            ContainerRuleSet(key: ContainerKey("0123456789ab")!, rules: []),
+        ]),
+        .netfilterCommit(mode: .replaceAll),
+        .policyRoutingApply,
     ]
+
+    func testEveryRequestTypeIsCovered() {
+        XCTAssertEqual(Set(everyRequest.map(\.type)), Set(RequestType.allCases), "add new intents here: round trip and fuzz seeds")
+    }
+
+    func testStagePayloadsFitOneFrameEach() throws {
+        let sets = (0..<2000).map { i in
+            ContainerRuleSet(key: ContainerKey(String(format: "%012x", i))!, rules: Array(repeating: .forward(.tcp, to: IPv4Address("10.0.0.1")!, port: 80), count: i % 7))
+        }
+        let batches = ContainerRuleSet.stagePayloads(sets)
+        XCTAssertEqual(batches.flatMap { $0 }, sets, "nothing lost or reordered")
+        for batch in batches {
+            let bytes = Frame(kind: .request, type: RequestType.netfilterStage.rawValue, id: 1, payload: Request.netfilterStage(sets: batch).encodePayload()).encoded()
+            XCTAssertLessThanOrEqual(bytes.count, Frame.maxRequestSize)
+        }
+    }
 
     func testEveryRequestRoundTrips() throws {
         for request in everyRequest {
