@@ -40,6 +40,8 @@
 set -euo pipefail
 
 NAME=test-sshd
+# shellcheck source=scripts/proc-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/proc-lib.sh"
 RUN_DIR=/run/bulkhead-test
 STATE_DIR=/var/lib/bulkhead-test
 KEY_DIR=$STATE_DIR/ssh
@@ -58,62 +60,7 @@ KNOWN_PORTS=(2222 2223 2224)  # the ports tests use (2224: ssh_test.sh's connect
 START_TIMEOUT=15
 STOP_GRACE=5
 
-log()  { printf '[%s] %s\n' "$NAME" "$*"; }
-warn() { printf '[%s] WARNING: %s\n' "$NAME" "$*" >&2; }
-die()  { printf '[%s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
-
 # ---------------------------------------------------------------- helpers
-
-# True if PID exists and is not a zombie (PID 1 on this VM reaps orphans late).
-pid_alive() {
-  local st
-  [ -n "${1:-}" ] || return 1
-  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
-}
-read_pid()  { [ -r "$1" ] && tr -dc '0-9' <"$1" || true; }
-proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
-
-# All descendants of PID, one per line.
-descendants() {
-  local table
-  table=$(ps -eo pid=,ppid=)
-  awk -v root="$1" '
-    { parent[$1] = $2; pids[NR] = $1 }
-    END {
-      n = 1; want[root] = 1; changed = 1
-      while (changed) {
-        changed = 0
-        for (i in pids) { p = pids[i]
-          if (!(p in want) && (parent[p] in want)) { want[p] = 1; changed = 1 } }
-      }
-      for (p in want) if (p != root) print p
-    }' <<<"$table"
-}
-
-# wait_gone SECS PID... — true when all PIDs have exited within SECS.
-wait_gone() {
-  local secs=$1; shift
-  local deadline=$((SECONDS + secs)) p any
-  while :; do
-    any=0
-    for p in "$@"; do pid_alive "$p" && any=1; done
-    [ "$any" -eq 0 ] && return 0
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-
-# Daemons started from here must not inherit the lock fds (of this script or of
-# testenv.sh, which calls us) nor the caller's pipes.
-close_inherited_fds() {
-  local f fd fds=()
-  for f in "/proc/$BASHPID/fd/"*; do fds+=("${f##*/}"); done
-  for fd in "${fds[@]}"; do
-    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-  done
-}
 
 check_port() { [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || die "bad port '${1:-}'"; }
 inst_dir()  { echo "$RUN_DIR/sshd-$1"; }
