@@ -50,16 +50,7 @@ struct RunAgent: AsyncParsableCommand {
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }]
         logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await serviceGroup.run()
-        } catch {
-            logger.error("stopped with an error", metadata: ["error": "\(error)"])
-            try? await group.shutdownGracefully()
-            throw ExitCode(1)
-        }
-        try? await group.shutdownGracefully()
+        try await AgentServices.run(services, group: group, logger: logger)
         logger.notice("stopped")
     }
 

@@ -86,16 +86,6 @@ struct SSHProxyCommand: AsyncParsableCommand {
         let logger = Logger(label: "ssh")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let service = SSHService(remotes: remotes, helper: nil, group: group, logger: logger)
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await serviceGroup.run()
-        } catch {
-            logger.error("stopped with an error", metadata: ["error": "\(error)"])
-            try? await group.shutdownGracefully()
-            throw ExitCode(1)
-        }
-        try? await group.shutdownGracefully()
+        try await AgentServices.run([.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], group: group, logger: logger)
     }
 }
