@@ -76,13 +76,15 @@ struct NetwatchService: Service {
         let debounce = Duration.milliseconds(Int((DurationText.seconds(settings.debounce) ?? 0.2) * 1000))
         let warmup = ReversePathWarmup(group: group, logger: logger)
         var known = Set<String>()
+        var reported = Set<String>()
         while !Task.isCancelled {
             await signal.wait(timeout: verify)
             try? await Task.sleep(for: debounce)
             if Task.isCancelled { return }
             let (full, ids) = await signal.take()
             do {
-                known = try await reconcile(runtime, full: full || ids.count > Self.incrementalLimit, ids: ids, known: known, warmup: warmup)
+                known = try await reconcile(
+                    runtime, full: full || ids.count > Self.incrementalLimit, ids: ids, known: known, reported: &reported, warmup: warmup)
             } catch {
                 logger.error("reconcile failed; retrying with a full pass", metadata: ["error": "\(error)"])
                 await signal.requestFull()
@@ -92,7 +94,11 @@ struct NetwatchService: Service {
     }
 
     /// One pass. Returns the ids now known to be watched (to warm up only new ones).
-    private func reconcile(_ runtime: RuntimeAPI, full: Bool, ids: Set<String>, known: Set<String>, warmup: ReversePathWarmup) async throws -> Set<String> {
+    /// `reported`: label problems already logged, so a bad label is reported once, not
+    /// on every periodic pass (a full pass forgets the ones that were fixed).
+    private func reconcile(
+        _ runtime: RuntimeAPI, full: Bool, ids: Set<String>, known: Set<String>, reported: inout Set<String>, warmup: ReversePathWarmup
+    ) async throws -> Set<String> {
         var containers: [WatchedContainer] = []
         var known = known
         var gone: [ContainerKey] = []
@@ -109,7 +115,8 @@ struct NetwatchService: Service {
             }
         }
         let desired = DesiredRules.compute(containers, settings: settings)
-        for problem in desired.problems { logger.warning("label problem", metadata: ["problem": "\(problem)"]) }
+        for problem in desired.problems where !reported.contains(problem) { logger.warning("label problem", metadata: ["problem": "\(problem)"]) }
+        reported = full ? Set(desired.problems) : reported.union(desired.problems)
         let sets = desired.sets + gone.map { ContainerRuleSet(key: $0, rules: []) }
         let summary = try helper.applyNetfilter(sets, mode: full ? .replaceAll : .changes)
         logger.info(full ? "full pass applied" : "changes applied", metadata: [
