@@ -24,9 +24,10 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-# The helper drops to bulkhead-helper; the agent runs as bulkhead. Both are system accounts.
+# The helper drops to bulkhead-helper; the agent runs as bulkhead; netwatch's netfilter
+# executor runs as bulkhead-netfilter. All are system accounts.
 accounts:
-	@for u in bulkhead-helper bulkhead; do \
+	@for u in bulkhead-helper bulkhead bulkhead-netfilter; do \
 	  id -u $$u >/dev/null 2>&1 || { useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u && echo "created account $$u"; }; \
 	done
 

@@ -30,6 +30,7 @@ struct RunAgent: AsyncParsableCommand {
         LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-agent", level: config.logLevel.rawValue)
         let logger = Logger(label: "agent")
 
+        let fdLimit = FileDescriptorLimit.raiseToHard()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
@@ -49,7 +50,7 @@ struct RunAgent: AsyncParsableCommand {
         }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }]
-        logger.notice("started", metadata: ["uid": "\(getuid())", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
+        logger.notice("started", metadata: ["uid": "\(getuid())", "fd_limit": "\(fdLimit)", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         try await AgentServices.run(services, group: group, logger: logger)
         logger.notice("stopped")
     }

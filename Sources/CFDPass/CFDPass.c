@@ -13,6 +13,11 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#ifndef SIOCUNIXFILE
+#define SIOCUNIXFILE (SIOCPROTOPRIVATE + 0)  /* linux/un.h, which clashes with sys/un.h */
+#endif
 
 /* Room for a few fds so that a sender who attaches more than one is detected
    (and every extra fd closed) instead of silently truncated. */
@@ -84,20 +89,8 @@ int bh_socket_kind(int fd, int *domain, int *type) {
     return 0;
 }
 
-int bh_unix_socket_path(int fd, char *out, size_t outlen) {
-    struct sockaddr_un addr;
-    socklen_t len = sizeof(addr);
-    memset(&addr, 0, sizeof(addr));
-    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0) return -1;
-    if (addr.sun_family != AF_UNIX) { errno = EAFNOSUPPORT; return -1; }
-    size_t pathlen = len > offsetof(struct sockaddr_un, sun_path)
-        ? strnlen(addr.sun_path, len - offsetof(struct sockaddr_un, sun_path)) : 0;
-    if (pathlen == 0 || addr.sun_path[0] == '\0') { if (outlen) out[0] = '\0'; return 0; }
-    if (pathlen + 1 > outlen) { errno = ENAMETOOLONG; return -1; }
-    memcpy(out, addr.sun_path, pathlen);
-    out[pathlen] = '\0';
-    return (int)pathlen;
-}
+int bh_unix_socket_file(int fd) { return ioctl(fd, SIOCUNIXFILE); }
+unsigned long bh_siocunixfile(void) { return SIOCUNIXFILE; }
 
 static int fill_unix_addr(struct sockaddr_un *addr, const char *path) {
     memset(addr, 0, sizeof(*addr));

@@ -64,14 +64,21 @@ public enum LogLevel: String, Codable, Sendable, CaseIterable {
 public struct HelperSection: Codable, Equatable, Sendable {
     /// The dedicated unprivileged account the helper drops to.
     public var user: String
+    /// The dedicated account of the netfilter executor (netwatch): it runs iptables
+    /// and ip with only CAP_NET_ADMIN and CAP_NET_RAW, never as root.
+    public var netfilterUser: String
 
-    public init(user: String = "bulkhead-helper") { self.user = user }
+    public init(user: String = "bulkhead-helper", netfilterUser: String = "bulkhead-netfilter") {
+        self.user = user; self.netfilterUser = netfilterUser
+    }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case user }
+    enum CodingKeys: String, CodingKey, CaseIterable { case user, netfilterUser = "netfilter_user" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        user = try c.decodeIfPresent(String.self, forKey: .user) ?? "bulkhead-helper"
+        let d = HelperSection()
+        user = try c.decodeIfPresent(String.self, forKey: .user) ?? d.user
+        netfilterUser = try c.decodeIfPresent(String.self, forKey: .netfilterUser) ?? d.netfilterUser
     }
 }
 
@@ -145,21 +152,23 @@ public struct RouterSection: Codable, Equatable, Sendable {
     public var rootPolicy: RootPolicy
     public var rootSocket: String
     public var maxConnectionsPerUser: Int
+    /// Connections of all users together, relayed or being refused.
+    public var maxConnections: Int
 
     public init(
         enabled: Bool = true, listen: String = "/var/run/docker.sock", mode: String = "0666", group: String = "root",
         userSocket: String = "/run/user/%d/docker.sock", rootPolicy: RootPolicy = .refuse, rootSocket: String = "",
-        maxConnectionsPerUser: Int = 64
+        maxConnectionsPerUser: Int = 64, maxConnections: Int = 1024
     ) {
         self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group
         self.userSocket = userSocket; self.rootPolicy = rootPolicy; self.rootSocket = rootSocket
-        self.maxConnectionsPerUser = maxConnectionsPerUser
+        self.maxConnectionsPerUser = maxConnectionsPerUser; self.maxConnections = maxConnections
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, listen, mode, group
         case userSocket = "user_socket", rootPolicy = "root_policy", rootSocket = "root_socket"
-        case maxConnectionsPerUser = "max_connections_per_user"
+        case maxConnectionsPerUser = "max_connections_per_user", maxConnections = "max_connections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -173,5 +182,6 @@ public struct RouterSection: Codable, Equatable, Sendable {
         rootPolicy = try c.decodeIfPresent(RootPolicy.self, forKey: .rootPolicy) ?? d.rootPolicy
         rootSocket = try c.decodeIfPresent(String.self, forKey: .rootSocket) ?? d.rootSocket
         maxConnectionsPerUser = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerUser) ?? d.maxConnectionsPerUser
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
     }
 }

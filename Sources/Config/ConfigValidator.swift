@@ -10,6 +10,10 @@ public enum ConfigValidator {
         if !isAccountName(config.helper.user) { problems.append("helper.user \(config.helper.user.debugDescription) is not an account name") }
         if !isAccountName(config.agent.user) { problems.append("agent.user \(config.agent.user.debugDescription) is not an account name") }
         if config.helper.user == config.agent.user { problems.append("helper.user and agent.user must be different accounts") }
+        if !isAccountName(config.helper.netfilterUser) { problems.append("helper.netfilter_user \(config.helper.netfilterUser.debugDescription) is not an account name") }
+        if [config.helper.user, config.agent.user].contains(config.helper.netfilterUser) {
+            problems.append("helper.netfilter_user must differ from helper.user and agent.user")
+        }
         if !config.agent.path.isEmpty, !isCleanAbsolutePath(config.agent.path) {
             problems.append("agent.path must be an absolute path without '..'")
         }
@@ -41,6 +45,7 @@ public enum ConfigValidator {
                 problems.append("router.root_socket must be an absolute path when router.root_policy is socket")
             }
             if !(1...10_000).contains(router.maxConnectionsPerUser) { problems.append("router.max_connections_per_user must be 1...10000") }
+            if !(1...65_536).contains(router.maxConnections) { problems.append("router.max_connections must be 1...65536") }
         }
         if let audit = config.enabledAudit {
             for (key, path) in [("audit.listen", audit.listen), ("audit.upstream", audit.upstream), ("audit.log_file", audit.logFile)]

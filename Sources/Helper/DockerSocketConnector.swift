@@ -13,10 +13,12 @@ final class DockerSocketConnector {
     private let binder: ListenerBinder
     /// A NETLINK_SOCK_DIAG socket, opened before the sandbox.
     private let diag: Int32
+    /// For proofs that live in another network namespace, which sock_diag cannot see.
+    private let inspector: ProofInspector?
     private var ledger = ProofLedger()
 
-    init(router: RouterSection?, binder: ListenerBinder, diag: Int32) {
-        self.router = router; self.binder = binder; self.diag = diag
+    init(router: RouterSection?, binder: ListenerBinder, diag: Int32, inspector: ProofInspector?) {
+        self.router = router; self.binder = binder; self.diag = diag; self.inspector = inspector
     }
 
     func connect(uid: UInt32, proof: Int32) throws(Refusal) -> Int32 {
@@ -76,7 +78,9 @@ final class DockerSocketConnector {
         guard let listener = binder.identity(of: ListenerName("router")!) else {
             throw Refusal(.notPermittedNow, "router.listen has not been bound by this helper")
         }
-        guard let bound = SocketFileIdentity.of(socket: proof, diag: diag), bound == listener else {
+        // sock_diag first (no round trip); a connection from a client in another network
+        // namespace is not in the helper's, so the inspector asks the kernel by the fd itself.
+        guard let bound = SocketFileIdentity.of(socket: proof, diag: diag) ?? inspector?.identity(of: proof), bound == listener else {
             throw Refusal(.proofRejected, "the proof connection was not accepted on router.listen")
         }
         var pfd = pollfd(fd: proof, events: 0, revents: 0)

@@ -19,6 +19,8 @@ final class HelperLoop {
     private let binder: ListenerBinder
     private let signals: SignalChannel
     private let source: AgentSource
+    private let executor: NetfilterExecutor?
+    private let inspector: ProofInspector?
     private let logger: Logger
     private var agent: PacketChannel?
     private var agentStartedAt = 0.0
@@ -26,8 +28,12 @@ final class HelperLoop {
     private var backoff = 0.5
     private var receiveBuffer: [UInt8] = []
 
-    init(handler: RequestHandler, binder: ListenerBinder, signals: SignalChannel, source: AgentSource, logger: Logger) {
-        self.handler = handler; self.binder = binder; self.signals = signals; self.source = source; self.logger = logger
+    init(
+        handler: RequestHandler, binder: ListenerBinder, signals: SignalChannel, source: AgentSource,
+        executor: NetfilterExecutor?, inspector: ProofInspector?, logger: Logger
+    ) {
+        self.handler = handler; self.binder = binder; self.signals = signals; self.source = source
+        self.executor = executor; self.inspector = inspector; self.logger = logger
     }
 
     func run() -> Int32 {
@@ -36,17 +42,20 @@ final class HelperLoop {
         case .spawner: startAgent()
         }
         while true {
-            var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-            if let agent { fds.append(pollfd(fd: agent.fd, events: Int16(POLLIN), revents: 0)) }
+            // signalfd, the agent's channel (or -1: poll skips it), then TCP listeners to relay.
+            let relayed = binder.tcp.watched
+            var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: agent?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
+            fds += relayed.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             let timeout = restartAt.map { max(0, Int32(($0 - Monotonic.now) * 1000)) } ?? -1
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno != EINTR { logger.critical("poll failed", metadata: ["errno": "\(errno)"]); return shutdown(code: 1) }
 
             if fds[0].revents != 0, let code = handleSignals() { return shutdown(code: code) }
-            if fds.count > 1, fds[1].revents != 0, let channel = agent, !serveOne(channel) {
+            if fds[1].revents != 0, let channel = agent, !serveOne(channel) {
                 if case .inherited = source { return shutdown(code: 0) }
                 agentLost()
             }
+            for (i, listener) in relayed.enumerated() where fds[2 + i].revents != 0 { binder.tcp.forwardPending(listener.name) }
             if let due = restartAt, Monotonic.now >= due { restartAt = nil; startAgent() }
         }
     }
@@ -104,10 +113,16 @@ final class HelperLoop {
             case SIGHUP:
                 logger.notice("SIGHUP ignored: restart bulkhead-helper to apply a new config")
             case SIGCHLD:
-                if case .spawner(let spawner, _) = source {
-                    var status: Int32 = 0
-                    if waitpid(spawner.pid, &status, WNOHANG) == spawner.pid {
-                        logger.critical("the agent spawner died; cannot restart the agent", metadata: ["status": "\(status)"])
+                if case .spawner(let spawner, _) = source, let how = Self.reap(spawner.pid) {
+                    logger.critical("the agent spawner died; cannot restart the agent", metadata: ["how": "\(how)"])
+                    return 1
+                }
+                // The sandboxed helper cannot fork a new root child: it stops, and the
+                // service manager (Restart=on-failure) starts the whole boundary afresh;
+                // netwatch's next full pass converges the rules.
+                for (name, pid) in [("netfilter executor", executor?.pid), ("proof inspector", inspector?.pid)] {
+                    if let pid, let how = Self.reap(pid) {
+                        logger.critical("the \(name) died; stopping so that a restart brings a new one", metadata: ["how": "\(how)"])
                         return 1
                     }
                 }
@@ -116,6 +131,13 @@ final class HelperLoop {
             }
         }
         return nil
+    }
+
+    /// How child `pid` ended, if it has; it is reaped.
+    private static func reap(_ pid: pid_t) -> String? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        return status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
     }
 
     private func shutdown(code: Int32) -> Int32 {

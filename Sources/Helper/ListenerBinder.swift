@@ -5,27 +5,41 @@ import Logging
 import Glibc
 #endif
 
-/// Binds (never listens on: SwiftNIO's withBoundSocket does that) the sockets of
-/// the listener table. Each socket is bound once and kept, so an agent restart
-/// gets the same socket back and clients queue in its backlog meanwhile.
+/// Binds the sockets of the listener table and listens on them before anything
+/// leaves the helper: a socket that is bound but not listening could be connect()ed
+/// by the agent to any listener on the host and then pass for a connection accepted
+/// on ours (a forged proof), or serve as a privileged source port. Each socket is
+/// bound once and kept, so an agent restart gets the same socket back and clients
+/// queue in its backlog meanwhile. Unix listeners are handed out (dup'd); TCP
+/// listeners never are (`TCPAcceptRelay`).
 final class ListenerBinder {
     private let table: ListenerTable
     private let logger: Logger
+    /// Unix listeners, kept for the next agent.
     private var bound: [ListenerName: Int32] = [:]
+    let tcp: TCPAcceptRelay
     /// Unix socket paths this helper created, with their inode, removed at shutdown.
     private var created: [(path: String, inode: ino_t)] = []
     /// The socket file each Unix listener is bound to: proofs are checked against it.
     private var identities: [ListenerName: SocketFileIdentity] = [:]
 
-    init(table: ListenerTable, logger: Logger) { self.table = table; self.logger = logger }
+    init(table: ListenerTable, logger: Logger) {
+        self.table = table; self.logger = logger
+        tcp = TCPAcceptRelay(logger: logger)
+    }
 
-    /// Returns a new fd (a dup of the kept one) for the caller to send and close.
+    /// For a Unix listener, a new fd (a dup of the kept, listening one); for a TCP
+    /// listener, a new accept channel. The caller sends it and closes it.
     func socket(named name: ListenerName, unix wantUnix: Bool) throws(Refusal) -> Int32 {
         guard let entry = table[name] else { throw Refusal(.unknownName, "no listener named \(name) in the helper's config") }
         switch (entry.endpoint, wantUnix) {
         case (.unix, false): throw Refusal(.unknownName, "listener \(name) is a Unix socket, not TCP")
         case (.tcp, true): throw Refusal(.unknownName, "listener \(name) is a TCP socket, not Unix")
         default: break
+        }
+        if !wantUnix {
+            if !tcp.owns(name) { tcp.adopt(try bind(entry), as: name) }
+            return try tcp.channel(for: name)
         }
         let fd: Int32
         if let existing = bound[name] {
@@ -59,14 +73,26 @@ final class ListenerBinder {
             }
             var st = stat()
             if lstat(path, &st) == 0 { created.append((path, st.st_ino)) }
+            try listenNow(fd, what: "\(path) (\(entry.configKey))")
             logger.info("bound unix listener", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))", "uid": "\(uid)", "gid": "\(gid)"])
             return fd
         case .tcp(let host, let port):
             let fd = bh_bind_tcp(host, port)
             if fd == -2 { throw Refusal(.systemError, "\(entry.configKey): \(host) is not a numeric address") }
             guard fd >= 0 else { throw Refusal(.systemError, "bind \(host):\(port) (\(entry.configKey)): \(String(cString: strerror(errno)))") }
+            try listenNow(fd, what: "\(host):\(port) (\(entry.configKey))")
+            // The relay accepts from the helper's single-threaded loop: never block there.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             logger.info("bound tcp listener", metadata: ["address": "\(host)", "port": "\(port)"])
             return fd
+        }
+    }
+
+    private func listenNow(_ fd: Int32, what: String) throws(Refusal) {
+        guard listen(fd, SOMAXCONN) == 0 else {
+            let e = errno
+            close(fd)
+            throw Refusal(.systemError, "listen on \(what): \(String(cString: strerror(e)))")
         }
     }
 
@@ -100,6 +126,7 @@ final class ListenerBinder {
     func closeAll() {
         for fd in bound.values { close(fd) }
         bound.removeAll()
+        tcp.closeAll()
         for (path, inode) in created {
             var st = stat()
             if lstat(path, &st) == 0, st.st_ino == inode { unlink(path) }

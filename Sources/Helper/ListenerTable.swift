@@ -55,4 +55,9 @@ struct ListenerTable {
     }
 
     subscript(name: ListenerName) -> Entry? { entries[name] }
+
+    /// Whether any listener is TCP: only then may the sandboxed helper create AF_INET/AF_INET6 sockets.
+    var hasTCP: Bool {
+        entries.values.contains { if case .tcp = $0.endpoint { true } else { false } }
+    }
 }

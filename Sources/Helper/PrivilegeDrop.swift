@@ -74,13 +74,35 @@ enum PrivilegeDrop {
         try check(bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1), "PR_SET_NO_NEW_PRIVS")
     }
 
-    static func setCapabilities(_ caps: [cap_value_t]) throws(PrivilegeDropError) {
+    /// For a child that needs one or two capabilities (the netfilter executor, the
+    /// proof inspector): become `account` keeping only `caps`. With `passOn`, they are
+    /// also inheritable and ambient, so that the programs it executes hold them too.
+    static func toDedicatedChild(_ account: Account, keeping caps: [cap_value_t], passOn: Bool) throws(PrivilegeDropError) {
+        for cap in 0...HelperCapabilities.lastCap where !caps.contains(cap_value_t(cap)) {
+            try check(bh_prctl(Int32(BH_PR_CAPBSET_DROP), UInt(cap)), "PR_CAPBSET_DROP(\(cap))")
+        }
+        try check(bh_clear_ambient(), "PR_CAP_AMBIENT_CLEAR_ALL")
+        try check(bh_prctl(Int32(BH_PR_SET_KEEPCAPS), 1), "PR_SET_KEEPCAPS")
+        try check(setgroups(0, nil), "setgroups")
+        try check(bh_setresgid(account.gid), "setresgid")
+        try check(bh_setresuid(account.uid), "setresuid")
+        try setCapabilities(caps, inheritable: passOn)
+        try check(bh_prctl(Int32(BH_PR_SET_KEEPCAPS), 0), "PR_SET_KEEPCAPS(0)")
+        if passOn { for cap in caps { try check(bh_raise_ambient(Int32(cap)), "PR_CAP_AMBIENT_RAISE(\(cap))") } }
+        try check(bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1), "PR_SET_NO_NEW_PRIVS")
+        guard getuid() == account.uid, geteuid() == account.uid, bh_setresuid(0) != 0 else {
+            throw .verification("uid \(account.uid) is still changeable back to 0")
+        }
+    }
+
+    static func setCapabilities(_ caps: [cap_value_t], inheritable: Bool = false) throws(PrivilegeDropError) {
         guard let state = cap_init() else { throw .failed("cap_init", errno) }
         defer { cap_free(UnsafeMutableRawPointer(state)) }
         if !caps.isEmpty {
             var list = caps
             try check(cap_set_flag(state, CAP_PERMITTED, Int32(list.count), &list, CAP_SET), "cap_set_flag(permitted)")
             try check(cap_set_flag(state, CAP_EFFECTIVE, Int32(list.count), &list, CAP_SET), "cap_set_flag(effective)")
+            if inheritable { try check(cap_set_flag(state, CAP_INHERITABLE, Int32(list.count), &list, CAP_SET), "cap_set_flag(inheritable)") }
         }
         try check(cap_set_proc(state), "cap_set_proc")
     }

@@ -29,6 +29,7 @@ final class RequestHandler {
     /// A new agent session starts un-greeted, with nothing staged.
     func resetSession() {
         greeted = false
+        binder.tcp.closeChannels()
         netfilter?.resetSession()
     }
 

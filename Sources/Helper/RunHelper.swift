@@ -42,9 +42,17 @@ struct RunHelper: ParsableCommand {
         }
         let table = try ListenerTable(config: config)
         let document = Array(try JSONEncoder().encode(config))
-        // Forked first, while root and before any other fd exists: the only process
-        // that ever holds CAP_NET_ADMIN (see NetfilterExecutor).
-        let executor = try config.enabledNetwatch.map { _ in try NetfilterExecutor.start(logger: Logger(label: "helper.netfilter")) }
+        // Before any child exists: SIGCHLD from a child that dies early stays pending
+        // on the signalfd instead of being lost. Children unblock it for themselves.
+        guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
+        // Forked while root: the only process that ever holds CAP_NET_ADMIN (see NetfilterExecutor).
+        let executor = try config.enabledNetwatch.map { _ in
+            guard let account = Account.named(config.helper.netfilterUser) else {
+                throw ValidationError("helper.netfilter_user \(config.helper.netfilterUser) does not exist; `make install` creates it (useradd --system \(config.helper.netfilterUser))")
+            }
+            return try NetfilterExecutor.start(as: account, logger: Logger(label: "helper.netfilter"))
+        }
+        let inspector = try config.enabledRouter.map { _ in try ProofInspector.start(as: helperAccount, logger: Logger(label: "helper.proofs")) }
 
         let source: HelperLoop.AgentSource
         if let ipcFD {
@@ -61,7 +69,6 @@ struct RunHelper: ParsableCommand {
             source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
                               backoffMax: config.agent.restartBackoffMax)
         }
-        guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
         // sock_diag tells which socket file a proof connection was accepted on.
         let diag = bh_open_sock_diag()
         guard diag >= 0 else { throw ValidationError("cannot open a NETLINK_SOCK_DIAG socket: errno \(errno)") }
@@ -72,7 +79,7 @@ struct RunHelper: ParsableCommand {
         tzset()
         logger.info("dropping privileges", metadata: ["to": "\(config.helper.user)"])
         try PrivilegeDrop.toHelper(helperAccount)
-        try Sandbox.install()
+        try Sandbox.install(tcp: table.hasTCP)
         logger.notice("ready", metadata: [
             "uid": "\(helperAccount.uid)",
             "capabilities": "\(HelperCapabilities.kept.map(\.1).joined(separator: ","))",
@@ -88,10 +95,11 @@ struct RunHelper: ParsableCommand {
             policyRouting = PolicyRoutingApplier(policy: netwatch.policyRouting, executor: executor, netfilter: state, logger: Logger(label: "helper.netfilter"))
         }
         let handler = RequestHandler(
-            binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag),
+            binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag, inspector: inspector),
             upstreams: upstreams, configDocument: document,
             netfilter: netfilter, policyRouting: policyRouting, logger: Logger(label: "helper.ipc"))
-        let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source, logger: logger).run()
+        let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source,
+                              executor: executor, inspector: inspector, logger: logger).run()
         // Nothing maintains the rules once the helper is gone: take them with it.
         policyRouting?.undo()
         netfilter?.removeAll()

@@ -1,3 +1,4 @@
+import CFDPass
 import CProcess
 import CSeccomp
 #if canImport(Glibc)
@@ -12,14 +13,15 @@ enum Sandbox {
     static let allowed: [String] = [
         // I/O on fds the helper already holds: the IPC channel, logs, signalfd, and the
         // NETLINK_SOCK_DIAG socket (opened before the filter) that checks proofs.
-        "read", "write", "writev", "close", "poll", "ppoll", "fcntl", "dup", "dup3",
+        "read", "write", "close", "poll", "ppoll", "fcntl",
         "recvmsg", "sendmsg", "sendto",
-        // Sockets it binds or connects on the agent's behalf (socket() is filtered by family below).
-        "bind", "connect", "getsockopt", "setsockopt", "getsockname", "socketpair",
-        // Socket files: stale cleanup, mode and owner.
-        "newfstatat", "fstat", "statx", "lstat", "unlink", "unlinkat", "fchmodat", "chmod", "fchownat", "chown", "lchown", "umask",
+        // Sockets it binds, listens on, accepts on (TCP relay) or connects on the
+        // agent's behalf (socket() is filtered by family, setsockopt by option, below).
+        "bind", "listen", "accept4", "connect", "getsockopt", "socketpair",
+        // Socket files: stale cleanup and owner (the mode comes from the umask at bind).
+        "newfstatat", "fstat", "statx", "lstat", "unlink", "unlinkat", "fchownat", "lchown", "umask",
         // Signals (SIGTERM/SIGINT/SIGCHLD arrive through a signalfd) and child reaping.
-        "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "wait4", "kill",
+        "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "wait4",
         // Time and memory, as the Swift runtime and libc need them.
         "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday",
         "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "futex", "getrandom",
@@ -28,10 +30,40 @@ enum Sandbox {
         "exit", "exit_group", "tgkill",
     ]
 
-    /// socket() only for these families.
-    static let socketFamilies: [(Int32, String)] = [(AF_UNIX, "AF_UNIX"), (AF_INET, "AF_INET"), (AF_INET6, "AF_INET6")]
+    /// Calls an earlier allow-list had and the helper never makes: `audit-sandbox
+    /// --attempt-removed` shows each of them ending in SIGSYS.
+    static let removed: [String] = ["chmod", "fchmodat", "chown", "kill", "getsockname", "writev", "dup", "dup3"]
 
-    static func install() throws(SandboxError) {
+    /// setsockopt() only as (level, option): SO_REUSEADDR on a TCP listener. Nothing
+    /// else, so no SO_ATTACH_FILTER or other socket programming.
+    static let socketOptions: [(Int32, Int32, String)] = [(SOL_SOCKET, SO_REUSEADDR, "SOL_SOCKET/SO_REUSEADDR")]
+
+    /// socket() families: AF_UNIX always; AF_INET and AF_INET6 only when the helper's
+    /// config has a TCP listener.
+    static func socketFamilies(tcp: Bool) -> [(Int32, String)] {
+        [(AF_UNIX, "AF_UNIX")] + (tcp ? [(AF_INET, "AF_INET"), (AF_INET6, "AF_INET6")] : [])
+    }
+
+    /// The proof inspector's whole list: receive a socket, ask the kernel which file it
+    /// is bound to (ioctl SIOCUNIXFILE, the only ioctl), fstat that, answer, close.
+    static let inspectorAllowed: [String] = [
+        "recvmsg", "sendmsg", "fstat", "newfstatat", "statx", "close", "write",
+        "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "futex", "getrandom",
+        "clock_gettime", "getpid", "gettid", "rt_sigreturn", "rt_sigprocmask", "restart_syscall",
+        "exit", "exit_group", "tgkill",
+    ]
+
+    static func install(tcp: Bool) throws(SandboxError) {
+        try load(allowed: allowed, socketFamilies: socketFamilies(tcp: tcp), socketOptions: socketOptions, ioctls: [])
+    }
+
+    static func installInspector() throws(SandboxError) {
+        try load(allowed: inspectorAllowed, socketFamilies: [], socketOptions: [], ioctls: [(bh_siocunixfile(), "SIOCUNIXFILE")])
+    }
+
+    private static func load(
+        allowed: [String], socketFamilies: [(Int32, String)], socketOptions: [(Int32, Int32, String)], ioctls: [(UInt, String)]
+    ) throws(SandboxError) {
         guard bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1) == 0 else { throw .failed("PR_SET_NO_NEW_PRIVS", errno) }
         guard let ctx = seccomp_init(UInt32(SCMP_ACT_KILL_PROCESS)) else { throw .failed("seccomp_init", ENOMEM) }
         defer { seccomp_release(ctx) }
@@ -45,6 +77,19 @@ enum Sandbox {
         for (family, name) in socketFamilies {
             var cmp = scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(family), datum_b: 0)
             try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), socketNR, 1, &cmp), "allow socket(\(name))")
+        }
+        let setsockoptNR = seccomp_syscall_resolve_name("setsockopt")
+        for (level, option, name) in socketOptions {
+            var cmps = [
+                scmp_arg_cmp(arg: 1, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(level), datum_b: 0),
+                scmp_arg_cmp(arg: 2, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(option), datum_b: 0),
+            ]
+            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), setsockoptNR, 2, &cmps), "allow setsockopt(\(name))")
+        }
+        let ioctlNR = seccomp_syscall_resolve_name("ioctl")
+        for (request, name) in ioctls {
+            var cmp = scmp_arg_cmp(arg: 1, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(request), datum_b: 0)
+            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), ioctlNR, 1, &cmp), "allow ioctl(\(name))")
         }
         try check(seccomp_load(ctx), "seccomp_load")
     }

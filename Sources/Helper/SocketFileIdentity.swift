@@ -14,6 +14,11 @@ struct SocketFileIdentity: Equatable {
     init?(path: String) {
         var st = stat()
         guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        self.init(st)
+    }
+
+    /// The socket file `st` describes.
+    init(_ st: stat) {
         // sock_diag reports 32-bit inode numbers.
         inode = UInt32(truncatingIfNeeded: st.st_ino)
         // glibc's major()/minor() encoding of dev_t (the macros do not import into Swift).

@@ -7,8 +7,8 @@ import Glibc
 
 /// The agent launcher. Forked from the helper while it is still root, it becomes
 /// the agent's account with no capabilities at all, so the helper itself never
-/// needs CAP_SETUID or execve. It owns nothing the agent does not: a compromised
-/// agent gains nothing by controlling it.
+/// needs CAP_SETUID or execve. It holds no fd but its own channel and is not
+/// dumpable: a compromised agent gains nothing by reaching it.
 ///
 /// Protocol on its channel: each record carries one fd, the agent's end of a fresh
 /// IPC socketpair, meaning "(re)start the agent with this". End of stream means stop.
@@ -29,8 +29,12 @@ struct Spawner {
         let pid = fork()
         if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
         if pid == 0 {
-            helperEnd.close()
-            SpawnerProcess(channel: spawnerEnd, argv: argv, env: env, logger: logger).run(as: launch.account)
+            // Only stdio and its own channel (as fd 3): not the executor's channel, the
+            // signalfd or anything else the helper holds.
+            if spawnerEnd.fd != 3 { dup2(spawnerEnd.fd, 3) }
+            _ = bh_close_from(4)
+            _ = bh_unblock_all_signals()
+            SpawnerProcess(channel: PacketChannel(fd: 3), argv: argv, env: env, logger: logger).run(as: launch.account)
         }
         spawnerEnd.close()
         return Spawner(pid: pid, channel: helperEnd)
@@ -76,6 +80,11 @@ private struct SpawnerProcess {
             try PrivilegeDrop.toUnprivileged(account)
         } catch {
             logger.critical("spawner cannot drop privileges", metadata: ["error": "\(error)"])
+            _exit(70)
+        }
+        // It runs as the agent's uid: not dumpable, so the agent cannot ptrace it or read its memory.
+        guard bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) == 0 else {
+            logger.critical("spawner cannot make itself non-dumpable", metadata: ["errno": "\(errno)"])
             _exit(70)
         }
         // Terminal signals are the helper's to act on; it stops us by closing the channel.

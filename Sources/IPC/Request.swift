@@ -7,9 +7,11 @@
 public enum Request: Equatable, Sendable {
     /// First message of a session: the agent's protocol version. Reply: the config.
     case hello(protocolVersion: UInt8)
-    /// Bind the Unix socket the helper's config names `name` (path, mode, owner are the helper's).
+    /// Bind and listen on the Unix socket the helper's config names `name` (path, mode,
+    /// owner are the helper's). Reply: the listening socket.
     case bindUnixListener(name: ListenerName)
-    /// Bind the TCP socket the helper's config names `name`.
+    /// Bind and listen on the TCP socket the helper's config names `name`. Reply: not
+    /// the listener but an accept channel (`AcceptChannel`), which replaces any earlier one.
     case bindTCPListener(name: ListenerName)
     /// Connect to the Docker socket of `uid`. Carries the client connection as proof:
     /// the helper reads its SO_PEERCRED itself and refuses unless it is `uid`.

@@ -213,14 +213,21 @@ extension TestFixture {
     /// A connection from this (root) process.
     static func connectAsSelf(to path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard connectUnix(fd, to: path) == 0 else { throw SystemCallError(call: "connect", errno: errno) }
+        return fd
+    }
+
+    /// connect() of an existing socket `fd` to a Unix address; `abstract` puts it in
+    /// the abstract namespace. Returns connect's result (errno is left set).
+    static func connectUnix(_ fd: Int32, to path: String, abstract: Bool = false) -> Int32 {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let bytes = (abstract ? [0] : []) + Array(path.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let length = abstract ? socklen_t(MemoryLayout<sa_family_t>.size + bytes.count) : socklen_t(MemoryLayout<sockaddr_un>.size)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
-        guard rc == 0 else { throw SystemCallError(call: "connect", errno: errno) }
-        return fd
     }
 }
 

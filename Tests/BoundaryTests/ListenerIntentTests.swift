@@ -17,7 +17,10 @@ final class ListenerIntentTests: HelperSessionTestCase {
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFSOCK)
         XCTAssertEqual(st.st_mode & 0o777, 0o600)
         XCTAssertEqual(st.st_uid, TestFixture.uid(of: "nobody"))
-        XCTAssertEqual(listen(fd, 4), 0, "the fd handed over must be the bound socket")
+        var listening: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        XCTAssertEqual(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size), 0)
+        XCTAssertEqual(listening, 1, "the fd handed over is the bound socket, already listening")
     }
 
     func testUnknownUnixNameIsRefusedWithNoEffect() throws {
@@ -81,12 +84,19 @@ final class ListenerIntentTests: HelperSessionTestCase {
     }
 
     func testPrivilegedTCPPortIsBoundOnTheConfiguredAddressOnly() throws {
-        let (reply, fd) = try helper.call(.bindTCPListener(name: ListenerName("priv")!))
+        let (reply, channel) = try helper.call(.bindTCPListener(name: ListenerName("priv")!))
         XCTAssertEqual(reply, .ok(payload: []))
-        defer { close(fd) }
+        defer { close(channel) }
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        XCTAssertEqual(TCPTestPeer.connect(client, port: TestFixture.privilegedPort), 0)
+        var pfd = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&pfd, 1, 5000), 1)
+        let accepted = try XCTUnwrap(AcceptChannel.receive(on: PacketChannel(fd: channel)))
+        defer { close(accepted) }
         var addr = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(accepted, $0, &len) } }
         XCTAssertEqual(rc, 0)
         XCTAssertEqual(UInt16(bigEndian: addr.sin_port), TestFixture.privilegedPort)
         XCTAssertEqual(addr.sin_addr.s_addr, inet_addr("127.0.0.1"))

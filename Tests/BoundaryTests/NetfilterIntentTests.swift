@@ -64,8 +64,11 @@ final class NetfilterIntentTests: NetfilterTestCase {
         XCTAssertEqual(executor["CapEff"], "0000000000003000", "CAP_NET_ADMIN|CAP_NET_RAW only")
         XCTAssertEqual(executor["CapPrm"], "0000000000003000")
         XCTAssertEqual(executor["CapBnd"], "0000000000003000", "nothing more even for programs it runs")
-        XCTAssertEqual(executor["CapAmb"], "0000000000000000")
+        XCTAssertEqual(executor["CapAmb"], "0000000000003000", "what it runs gets the same two, as a non-root uid")
         XCTAssertEqual(executor["NoNewPrivs"], "1")
+        let netfilterUID = try XCTUnwrap(TestFixture.uid(of: "bulkhead-netfilter"))
+        XCTAssertEqual(executor["Uid"]?.split(separator: "\t").map(String.init), Array(repeating: String(netfilterUID), count: 4), "never uid 0")
+        XCTAssertEqual(executor["Groups"], "", "no supplementary groups")
     }
 
     // MARK: refusals: nothing is applied

@@ -16,7 +16,11 @@ struct TestFixture {
     var upstreamSocket: String { "\(dir)/upstream.sock" }
     static let privilegedPort: UInt16 = 444
 
-    init() throws {
+    /// The rootful daemon's socket when the router relays root (`relayRoot`).
+    var rootDaemonSocket: String { "\(dir)/root-daemon.sock" }
+
+    /// `relayRoot`: `router.root_policy: socket`, to `rootDaemonSocket`.
+    init(relayRoot: Bool = false) throws {
         // Under /run: listener directories must be root-only all the way up (not /tmp).
         var template = Array("/run/bulkhead-boundary-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw NSError(domain: "mkdtemp", code: Int(errno)) }
@@ -27,6 +31,7 @@ struct TestFixture {
             router:
               listen: \(routerSocket)
               user_socket: \(userSockets)/%d/docker.sock
+            \(relayRoot ? "  root_policy: socket\n  root_socket: \(dir)/root-daemon.sock" : "")
             listeners:
               extra: { unix: \(extraSocket), mode: "0600", owner: nobody, group: nogroup }
               live: { unix: \(liveSocket) }

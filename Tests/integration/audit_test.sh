@@ -85,7 +85,7 @@ check_contains "run -i (an attach stream) passes through" "attach says password=
 check "attach output is audited" wait_for 10 grep -q '"source":"attach"' "$AUDIT"
 # A client that goes away takes its upstream connection with it (the daemon's
 # request context is cancelled): the agent holds no socket for it afterwards.
-agent=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+agent=$(agent_of "$helper_pid")
 sockets() { find /proc/"$agent"/fd -lname 'socket:*' 2>/dev/null | wc -l; }
 idle=$(sockets)
 docker -H "unix://$PROXY" logs -f bh-au-tty >/dev/null 2>&1 &
@@ -105,7 +105,7 @@ check "a secret printed while following is audited" wait_for 10 sh -c "grep '\"s
 echo "== SIGHUP reopens the audit file (logrotate)"
 mv "$AUDIT" "$AUDIT.1"
 lines_before=$(wc -l <"$AUDIT.1")
-agent=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+agent=$(agent_of "$helper_pid")
 kill -HUP "$agent"
 dp exec bh-au-tty sh -c "echo after rotation $AWS" >/dev/null
 check "events after SIGHUP go to a new file" wait_for 10 grep -q '"source":"exec"' "$AUDIT"
@@ -140,7 +140,7 @@ curl -s --unix-socket "$PROXY" -o "$W/fake.got" --raw http://docker/containers/x
 python3 -c "import sys; h=open(sys.argv[1],'rb').read(); b=open(sys.argv[2],'rb').read(); sys.exit(0 if h.replace(b'\r\n\r\n',b'\r\n\r\n',1)+b == open(sys.argv[3],'rb').read() else 1)" "$W/fake.headers" "$W/fake.got" "$W/fake.sent"
 check_eq "the client gets exactly the bytes the upstream sent" 0 $?
 check "the audit records a protocol-error event" wait_for 10 grep -q '"event":"protocol_error"' "$AUDIT"
-apid=$(pgrep -P "$(pgrep -P "$helper_pid" | head -1)" | head -1)
+apid=$(agent_of "$helper_pid")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
 [ "$rss" -lt 200000 ] && pass "the agent did not allocate for the claimed 4 GiB (VmRSS ${rss} kB)" || fail "agent memory bounded" "VmRSS ${rss} kB"
 check "the helper and agent are still alive" kill -0 "$apid"

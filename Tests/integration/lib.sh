@@ -18,6 +18,8 @@
 #   as_user USER CMD...          run CMD as USER (runuser) with HOME, USER, LOGNAME and
 #                                XDG_RUNTIME_DIR=/run/user/UID set
 #   uid_of USER                  print USER's numeric uid
+#   agent_of HELPER_PID          print the pid of the agent that helper's spawner runs
+#                                (the spawner is the helper's child running as bulkhead)
 #   with_timeout SECS CMD...     run CMD (also a shell function) killed after SECS seconds;
 #                                exit status 124 on timeout
 
@@ -129,4 +131,10 @@ with_timeout() {
   done
   wait "$pid" || rc=$?
   return "$rc"
+}
+
+agent_of() {
+  local spawner
+  spawner=$(pgrep -P "$1" -u bulkhead | head -1)
+  [ -n "$spawner" ] && pgrep -P "$spawner" -x bulkhead-agent | head -1
 }

@@ -140,7 +140,7 @@ start_helper() {  # config, log, [VAR=value...] (environment of the helper)
 }
 # The agent: the child of the spawner, which is a child of our helper (the other
 # child is the netfilter executor, whose children are iptables-restore/-save and ip).
-agent_pid() { local c; for c in $(pgrep -P "$helper_pid"); do pgrep -P "$c" -x bulkhead-agent; done | head -1; }
+agent_pid() { agent_of "$helper_pid"; }
 full_passes() { grep -c "netwatch: full pass applied" "$HELPER_LOG" 2>/dev/null; }
 wait_full_pass() { wait_for "$1" grep -q "netwatch: full pass applied" "$HELPER_LOG"; }
 # stop_helper NAME: SIGTERM; the helper must exit 0 and take every owned line with it.

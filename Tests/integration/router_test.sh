@@ -32,7 +32,7 @@ start_helper() {  # config file, log file
   helper_pid=$!
 }
 # This test's agent: the child of the spawner, which is the child of our helper.
-agent_pid() { local spawner; spawner=$(pgrep -P "$helper_pid" | head -1); [ -n "$spawner" ] && pgrep -P "$spawner" | head -1; }
+agent_pid() { agent_of "$helper_pid"; }
 wait_for() {  # seconds, command...: retry until it succeeds or time runs out
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done
@@ -114,6 +114,45 @@ out=$(dk bob version --format '{{.Server.Version}}' 2>&1)
 [[ $out =~ ^[0-9] ]] && pass "another user is not limited by alice's connections" || fail "another user is not limited by alice's connections" "$out"
 pkill -u alice -f bh-holder
 check "alice is served again once her connections close" wait_for 15 dk alice version
+
+echo "== refused connections cannot exhaust the agent's fds"
+# carol has no daemon: each of her connections is refused. 300 idle ones, sending
+# nothing: each refusal holds a per-user slot until it is answered (2 s at most),
+# then 32 overflow answers at most, and the rest are closed at once.
+apid=$(agent_pid)
+fds_before=$(ls /proc/"$apid"/fd | wc -l)
+as_user carol python3 -c "
+import socket,time
+held=[]
+for _ in range(300):
+    s=socket.socket(socket.AF_UNIX); s.connect('$ROUTER'); held.append(s)
+time.sleep(8) # bh-flood" 2>/dev/null &
+peak=0
+for _ in $(seq 1 20); do n=$(ls /proc/"$apid"/fd | wc -l); ((n > peak)) && peak=$n; sleep 0.1; done
+out=$(dk bob version --format '{{.Server.Version}}' 2>&1)
+[[ $out =~ ^[0-9] ]] && pass "bob is served during carol's flood" || fail "bob is served during carol's flood" "$out"
+bound=$((LIMIT + 32 + 16))
+((peak - fds_before <= bound)) && pass "agent fds grow by at most $bound during the flood (grew $((peak - fds_before)))" \
+  || fail "agent fds stay bounded during a flood of refused connections" "grew from $fds_before to $peak"
+pkill -u carol -f bh-flood
+wait_for 15 sh -c "[ \$(ls /proc/$apid/fd | wc -l) -le $((fds_before + 4)) ]"
+check_eq "the agent's fds are back once the flood ends" 1 "$(( $(ls /proc/"$apid"/fd | wc -l) <= fds_before + 4 ))"
+
+echo "== a container that mounts the router socket (another network namespace)"
+# The user's own rootless daemon runs a container with the router socket bind-mounted
+# and the host's docker CLI (it needs only libc) inside: its root is the user's uid.
+in_container() {  # user: docker info inside a container of that user's daemon, through the router
+  as_user "$1" timeout 60 docker -H "unix:///run/user/$(uid_of "$1")/docker.sock" run --rm \
+    -v "$ROUTER:/var/run/docker.sock" -v /usr/bin/docker:/usr/bin/docker:ro \
+    -v /lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro -v /lib64:/lib64:ro \
+    "$IMAGE" /usr/bin/docker info --format '{{.DockerRootDir}} {{.SecurityOptions}}' 2>&1
+}
+out=$(in_container alice)
+check_contains "alice's container reaches alice's own daemon through the router" "/home/alice/" "$out"
+check_contains "that daemon is rootless" "rootless" "$out"
+out=$(in_container bob)
+check_contains "bob's container reaches only bob's daemon" "/home/bob/" "$out"
+[[ $out == *"/home/alice/"* ]] && fail "bob's container never reaches alice's daemon" "$out" || pass "bob's container never reaches alice's daemon"
 
 echo "== capabilities as the kernel reports them"
 helper_ok=1; agent_ok=1

@@ -45,7 +45,7 @@ run_check() {
   out=$(with_timeout 60 "$BIN/bulkhead-agent" ssh check "$@" 2>&1); rc=$?
   out=$(printf '%s' "$out" | tr '\t' ' ' | tr -s ' ')
 }
-agent_pid() { local spawner; spawner=$(pgrep -P "$helper_pid" | head -1); [ -n "$spawner" ] && pgrep -P "$spawner" | head -1; }
+agent_pid() { agent_of "$helper_pid"; }
 accepted() { local n; n=$(grep -c "Accepted publickey for dockssh" "$RUN/sshd-$1.log" 2>/dev/null) || true; echo "${n:-0}"; }
 # Established TCP connections to 127.0.0.1:PORT (from any client).
 established_to() { ss -Htn state established "( dport = :$1 )" 2>/dev/null | wc -l; }

@@ -13,19 +13,21 @@ import Glibc
 final class ConnectionRouter: Sendable {
     private let helper: HelperClient
     private let limiter: ConnectionLimiter
+    private let overflow = OverflowAnswers(ConnectionRouter.overflowAnswers)
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let limit: Int
+
+    /// "Over the limit" answers that may be in flight at once.
+    static let overflowAnswers = 32
 
     init(config: RouterSection, helper: HelperClient, group: any EventLoopGroup, logger: Logger) {
         self.helper = helper
-        self.limiter = ConnectionLimiter(limit: config.maxConnectionsPerUser)
-        self.limit = config.maxConnectionsPerUser
+        self.limiter = ConnectionLimiter(perUser: config.maxConnectionsPerUser, total: config.maxConnections)
         self.group = group
         self.logger = logger
     }
 
-    var liveConnections: Int { limiter.total }
+    var liveConnections: Int { limiter.open }
 
     /// Runs on the accept thread; owns `client` from here on.
     func route(_ client: Int32) {
@@ -39,35 +41,54 @@ final class ConnectionRouter: Sendable {
         log[metadataKey: "uid"] = "\(peer.uid)"
         log[metadataKey: "pid"] = "\(peer.pid)"
 
-        guard limiter.acquire(peer.uid) else {
-            log.warning("refused: too many connections", metadata: ["limit": "\(limit)"])
-            HTTPErrorResponder.respond(
-                on: client, status: .tooManyRequests,
-                message: "bulkhead router: uid \(peer.uid) already has \(limit) open connections (router.max_connections_per_user)",
-                group: group)
+        switch limiter.acquire(peer.uid) {
+        case .admitted:
+            break
+        case .userFull:
+            answerOverLimit(client, log: log, status: .tooManyRequests,
+                            message: "bulkhead router: uid \(peer.uid) already has \(limiter.perUser) open connections (router.max_connections_per_user)")
+            return
+        case .allFull:
+            answerOverLimit(client, log: log, status: .serviceUnavailable,
+                            message: "bulkhead router: \(limiter.total) connections are open, the most it serves at once (router.max_connections); try again")
             return
         }
+        let limiter = self.limiter
+        // A refused connection keeps its slot until its answer is done, so refusals
+        // count against the same limits as relayed connections.
+        let release: @Sendable () -> Void = { limiter.release(peer.uid) }
         let upstream: Int32
         do {
             upstream = try helper.connectUserDockerSocket(uid: peer.uid, client: client)
         } catch let refusal as Refusal {
-            limiter.release(peer.uid)
             log.warning("refused", metadata: ["code": "\(refusal.code)", "reason": "\(refusal.message)"])
-            HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)", group: group)
+            HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)",
+                                       group: group, onClosed: release)
             return
         } catch {
-            limiter.release(peer.uid)
             log.error("helper unavailable", metadata: ["error": "\(error)"])
-            HTTPErrorResponder.respond(on: client, status: .badGateway, message: "bulkhead router: the privileged helper is unavailable", group: group)
+            HTTPErrorResponder.respond(on: client, status: .badGateway, message: "bulkhead router: the privileged helper is unavailable",
+                                       group: group, onClosed: release)
             return
         }
         log.debug("relaying")
-        let limiter = self.limiter
         let connectionLog = log
         Relay.start(client: client, upstream: upstream, group: group) { totals in
-            limiter.release(peer.uid)
+            release()
             connectionLog.info("connection closed", metadata: totals.metadata(since: started))
         }
+    }
+
+    /// Answers from the small overflow pool, or closes at once when it is empty.
+    private func answerOverLimit(_ client: Int32, log: Logger, status: HTTPResponseStatus, message: String) {
+        guard overflow.take() else {
+            log.debug("closed at once: over the limit and the overflow answers are all in use")
+            close(client)
+            return
+        }
+        log.warning("refused: over the connection limit", metadata: ["status": "\(status.code)"])
+        let overflow = self.overflow
+        HTTPErrorResponder.respond(on: client, status: status, message: message, group: group, onClosed: { overflow.giveBack() })
     }
 
     static func status(for code: RefusalCode) -> HTTPResponseStatus {

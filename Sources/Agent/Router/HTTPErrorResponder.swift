@@ -16,9 +16,14 @@ enum HTTPErrorResponder {
         return "HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n\(json)"
     }
 
-    static func respond(on fd: Int32, status: HTTPResponseStatus, message: String, group: any EventLoopGroup) {
+    /// How long a refused client may take to send its request before it is closed.
+    static let answerDeadline = TimeAmount.seconds(2)
+
+    /// Answers on `fd` (owned from here on); `onClosed` runs once the connection is closed.
+    static func respond(on fd: Int32, status: HTTPResponseStatus, message: String, group: any EventLoopGroup,
+                        onClosed: @escaping @Sendable () -> Void = {}) {
         let json = body(message)
-        _ = ClientBootstrap(group: group)
+        ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -26,9 +31,15 @@ enum HTTPErrorResponder {
                 }
             }
             .withConnectedSocket(fd)
-            .map { channel in
-                // A client that never finishes its request does not hold the fd forever.
-                channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    // A client that never finishes its request does not hold the fd.
+                    channel.eventLoop.scheduleTask(in: answerDeadline) { channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in onClosed() }
+                case .failure:
+                    onClosed()
+                }
             }
     }
 }

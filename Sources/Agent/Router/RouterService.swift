@@ -19,18 +19,13 @@ struct RouterService: Service {
     static let drainSeconds = 10
 
     func run() async throws {
-        let listener = try helper.bindUnixListener(ListenerName("router")!)
-        guard listen(listener, 1024) == 0 else {
-            let e = errno
-            close(listener)
-            throw Refusal(.systemError, "listen on \(config.listen): errno \(e)")
-        }
+        let listener = try helper.bindUnixListener(ListenerName("router")!)  // already listening
         let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
         let acceptor = AcceptLoop(listener: listener, logger: logger) { router.route($0) }
         acceptor.start()
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "user_socket": "\(config.userSocket)", "root_policy": "\(config.rootPolicy.rawValue)",
-            "max_connections_per_user": "\(config.maxConnectionsPerUser)",
+            "max_connections_per_user": "\(config.maxConnectionsPerUser)", "max_connections": "\(config.maxConnections)",
         ])
 
         try? await gracefulShutdown()

@@ -28,10 +28,6 @@ final class HelperClient: Sendable {
         try requireFD(try call(.bindUnixListener(name: name)), for: "bindUnixListener(\(name))")
     }
 
-    func bindTCPListener(_ name: ListenerName) throws -> Int32 {
-        try requireFD(try call(.bindTCPListener(name: name)), for: "bindTCPListener(\(name))")
-    }
-
     /// `client` is the accepted connection, shown to the helper as proof of `uid`.
     func connectUserDockerSocket(uid: UInt32, client: Int32) throws -> Int32 {
         try requireFD(try call(.connectUserDockerSocket(uid: uid), fd: client), for: "connectUserDockerSocket(\(uid))")

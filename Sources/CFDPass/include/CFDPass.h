@@ -26,10 +26,6 @@ int bh_peer_cred(int fd, uint32_t *uid, uint32_t *gid, int32_t *pid);
 /* Socket domain and type of fd (SO_DOMAIN, SO_TYPE). Returns 0, or -1 with errno. */
 int bh_socket_kind(int fd, int *domain, int *type);
 
-/* The filesystem path an AF_UNIX socket is bound to (getsockname), NUL-terminated.
-   Returns its length, 0 for unnamed/abstract, or -1 with errno. */
-int bh_unix_socket_path(int fd, char *out, size_t outlen);
-
 /* A NETLINK_SOCK_DIAG socket (close-on-exec) for bh_unix_socket_vfs. Returns the fd or -1. */
 int bh_open_sock_diag(void);
 
@@ -40,13 +36,20 @@ int bh_open_sock_diag(void);
    socket is not bound to a file; -1 with errno on failure. */
 int bh_unix_socket_vfs(int diag_fd, int fd, uint32_t *ino, uint32_t *dev_major, uint32_t *dev_minor);
 
-/* Binds an AF_UNIX stream socket to path (no listen). Returns the fd or -1 with errno. */
+/* SIOCUNIXFILE: an O_PATH fd (close-on-exec) of the file a Unix socket is bound to
+   (for an accepted connection: its listener's file), whatever network namespace the
+   socket lives in. Needs CAP_NET_ADMIN over that namespace. Returns the fd or -1. */
+int bh_unix_socket_file(int fd);
+/* The ioctl number above, for a seccomp filter that allows only it. */
+unsigned long bh_siocunixfile(void);
+
+/* Binds an AF_UNIX stream socket to path (the caller listens). Returns the fd or -1 with errno. */
 int bh_bind_unix(const char *path);
 
 /* Connects an AF_UNIX stream socket to path, non-blocking. Returns the fd or -1 with errno. */
 int bh_connect_unix(const char *path);
 
-/* Binds a TCP socket (SO_REUSEADDR) to a numeric IPv4/IPv6 address (no listen).
+/* Binds a TCP socket (SO_REUSEADDR) to a numeric IPv4/IPv6 address (the caller listens).
    Returns the fd, -1 with errno, or -2 when the address does not parse. */
 int bh_bind_tcp(const char *address, uint16_t port);
 

@@ -16,6 +16,8 @@ int bh_signalfd(const int *signals, int count);
 /* Reads one signal number from a signalfd; 0 when none is pending. */
 int bh_signalfd_read(int fd);
 /* unshare(CLONE_NEWUSER): used only to prove the sandbox forbids it. */
+/* A raw syscall by number with three arguments: only to prove the sandbox forbids it. */
+long bh_raw_syscall(long number, long a, long b, long c);
 int bh_unshare_user_namespace(void);
 
 /* accept4(SOCK_CLOEXEC), and an eventfd (close-on-exec) used to wake poll loops. */
@@ -33,4 +35,9 @@ enum {
 };
 /* Drops all ambient capabilities. */
 int bh_clear_ambient(void);
+/* Raises `cap` in the ambient set (it must be permitted and inheritable). */
+int bh_raise_ambient(int cap);
+/* Unblocks every signal: a forked child must not keep the helper's signalfd mask
+   (it survives execve). */
+int bh_unblock_all_signals(void);
 #endif

@@ -9,10 +9,12 @@ import Glibc
 
 /// The helper's hands for netfilter, routes and sysctls. The helper itself may not
 /// exec anything (seccomp), so this child is forked while the helper is still root
-/// and before it sandboxes itself. It keeps uid 0 but only CAP_NET_ADMIN and
-/// CAP_NET_RAW in its bounding set, sets no_new_privs, and runs only the fixed
-/// programs below with text the helper rendered from validated, typed intents. The
-/// agent has no channel to it.
+/// and before it sandboxes itself. It becomes its own account (`helper.netfilter_user`,
+/// never uid 0: a parser bug in a program it runs must not own root's files and
+/// sockets) with CAP_NET_ADMIN and CAP_NET_RAW as its only capabilities, ambient
+/// so that the programs it runs get them too, sets no_new_privs, and runs only the
+/// fixed programs below with text the helper rendered from validated, typed
+/// intents. Only the helper holds its channel (the spawner closes its copy).
 ///
 /// Channel (stream socketpair): request = u32 length, u8 op, payload;
 /// reply = u32 length, i32 exit status, combined stdout+stderr (bounded).
@@ -37,11 +39,13 @@ struct NetfilterExecutor {
     let pid: pid_t
     private let fd: Int32
 
+    /// Its only capabilities, also ambient: iptables and ip need nothing else.
+    static let capabilities: [cap_value_t] = [cap_value_t(CAP_NET_ADMIN), cap_value_t(CAP_NET_RAW)]
     static let programs = (restore: "/usr/sbin/iptables-restore", save: "/usr/sbin/iptables-save", ip: "/usr/sbin/ip")
     static let maxOutput = 32 << 20
     static let timeoutSeconds: Int32 = 60
 
-    static func start(logger: Logger) throws(SystemCallError) -> NetfilterExecutor {
+    static func start(as account: Account, logger: Logger) throws(SystemCallError) -> NetfilterExecutor {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemCallError(call: "socketpair", errno: errno)
@@ -52,7 +56,8 @@ struct NetfilterExecutor {
             // Only stdio and the channel (as fd 3) stay open in the executor.
             if pair[1] != 3 { dup2(pair[1], 3) } else { _ = fcntl(3, F_SETFD, 0) }
             _ = bh_close_from(4)
-            ExecutorProcess(fd: 3, logger: logger).run()
+            _ = bh_unblock_all_signals()
+            ExecutorProcess(fd: 3, logger: logger).run(as: account)
         }
         close(pair[1])
         return NetfilterExecutor(pid: pid, fd: pair[0])
@@ -128,9 +133,9 @@ private struct ExecutorProcess {
     let fd: Int32
     let logger: Logger
 
-    func run() -> Never {
+    func run(as account: Account) -> Never {
         do {
-            try restrict()
+            try restrict(to: account)
         } catch {
             logger.critical("netfilter executor cannot restrict itself", metadata: ["error": "\(error)"])
             _exit(70)
@@ -148,16 +153,10 @@ private struct ExecutorProcess {
         }
     }
 
-    /// Root with only the network capabilities, no way to gain more.
-    private func restrict() throws(PrivilegeDropError) {
-        let keep: [cap_value_t] = [cap_value_t(CAP_NET_ADMIN), cap_value_t(CAP_NET_RAW)]
-        for cap in 0...HelperCapabilities.lastCap where !keep.contains(cap_value_t(cap)) {
-            if bh_prctl(Int32(BH_PR_CAPBSET_DROP), UInt(cap)) != 0 { throw .failed("PR_CAPBSET_DROP(\(cap))", errno) }
-        }
-        // Its own sets too: programs it runs as root get the bounding set, nothing more.
-        try PrivilegeDrop.setCapabilities(keep)
-        if bh_clear_ambient() != 0 { throw .failed("PR_CAP_AMBIENT_CLEAR_ALL", errno) }
-        if bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1) != 0 { throw .failed("PR_SET_NO_NEW_PRIVS", errno) }
+    /// `account` with only the network capabilities, passed on to what it runs, and no way to gain more.
+    private func restrict(to account: Account) throws(PrivilegeDropError) {
+        try PrivilegeDrop.toDedicatedChild(account, keeping: NetfilterExecutor.capabilities, passOn: true)
+        // After the last change of credentials, which resets both.
         if bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) != 0 { throw .failed("PR_SET_DUMPABLE", errno) }
         _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGKILL))
     }
@@ -201,6 +200,8 @@ private struct ExecutorProcess {
         var written = 0, collected: [UInt8] = []
         var inFD = input[1]
         if stdin.isEmpty { close(inFD); inFD = -1 }
+        // Non-blocking: a write larger than the pipe's free space must not block past the deadline.
+        if inFD >= 0 { _ = fcntl(inFD, F_SETFL, fcntl(inFD, F_GETFL) | O_NONBLOCK) }
         let deadline = time(nil) + Int(NetfilterExecutor.timeoutSeconds)
         var chunk = [UInt8](repeating: 0, count: 65536)
         var open = true
@@ -210,7 +211,7 @@ private struct ExecutorProcess {
             if inFD >= 0, fds[1].revents != 0 {
                 let n = stdin[written...].withUnsafeBytes { write(inFD, $0.baseAddress, min($0.count, 65536)) }
                 if n > 0 { written += n }
-                if n < 0 || written == stdin.count { close(inFD); inFD = -1 }
+                if (n < 0 && errno != EAGAIN && errno != EINTR) || written == stdin.count { close(inFD); inFD = -1 }
             }
             if fds[0].revents != 0 {
                 let n = read(output[0], &chunk, chunk.count)

@@ -1,0 +1,85 @@
+import CCap
+import CFDPass
+import CProcess
+import IPC
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells which socket file a proof connection was accepted on when sock_diag cannot:
+/// a client in another network namespace (a container that bind-mounts the router
+/// socket) makes the accepted socket live in that namespace, which the helper's
+/// sock_diag does not see. The kernel's SIOCUNIXFILE answers for any namespace but
+/// needs CAP_NET_ADMIN. Rather than give the helper that capability, this child holds
+/// it alone: forked before the sandbox, running as the helper's account with
+/// CAP_NET_ADMIN and nothing else, under a filter of its own whose only ioctl is
+/// SIOCUNIXFILE. It receives a socket the helper has already checked (AF_UNIX, stream,
+/// not listening), and answers with the file's identity or an errno. Nothing else.
+struct ProofInspector {
+    let pid: pid_t
+    private let channel: PacketChannel
+
+    static func start(as account: Account, logger: Logger) throws(SystemCallError) -> ProofInspector {
+        let (ours, theirs) = try PacketChannel.pair()
+        let pid = fork()
+        if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
+        if pid == 0 {
+            if theirs.fd != 3 { dup2(theirs.fd, 3) }
+            _ = bh_close_from(4)
+            _ = bh_unblock_all_signals()
+            InspectorProcess(channel: PacketChannel(fd: 3), logger: logger).run(as: account)
+        }
+        theirs.close()
+        return ProofInspector(pid: pid, channel: ours)
+    }
+
+    /// The socket file `socket` is bound to, or nil if it has none or the inspector is gone.
+    func identity(of socket: Int32) -> SocketFileIdentity? {
+        guard (try? channel.send(Frame(kind: .request, type: 0, id: 0, payload: []), fd: socket)) != nil else { return nil }
+        var pfd = pollfd(fd: channel.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 2000) == 1, let received = try? channel.receive(limit: 16) else { return nil }
+        if received.fd >= 0 { close(received.fd) }
+        var r = WireReader(received.record[...])
+        guard let status = try? r.u32(), status == 0, let inode = try? r.u32(), let major = try? r.u32(), let minor = try? r.u32() else { return nil }
+        return SocketFileIdentity(inode: inode, deviceMajor: major, deviceMinor: minor)
+    }
+}
+
+/// The inspector's loop, in the forked child.
+private struct InspectorProcess {
+    let channel: PacketChannel
+    let logger: Logger
+
+    func run(as account: Account) -> Never {
+        do {
+            try PrivilegeDrop.toDedicatedChild(account, keeping: [cap_value_t(CAP_NET_ADMIN)], passOn: false)
+            if bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) != 0 { throw PrivilegeDropError.failed("PR_SET_DUMPABLE", errno) }
+            _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGKILL))
+            try Sandbox.installInspector()
+        } catch {
+            logger.critical("proof inspector cannot restrict itself", metadata: ["error": "\(error)"])
+            _exit(70)
+        }
+        while true {
+            guard let received = try? channel.receive(limit: Frame.headerSize), !received.isEndOfStream else { _exit(0) }
+            var w = WireWriter()
+            if received.fd < 0 {
+                w.u32(UInt32(EINVAL))
+            } else {
+                let file = bh_unix_socket_file(received.fd)
+                let e = errno
+                close(received.fd)
+                var st = stat()
+                if file >= 0, fstat(file, &st) == 0 {
+                    let identity = SocketFileIdentity(st)
+                    w.u32(0); w.u32(identity.inode); w.u32(identity.deviceMajor); w.u32(identity.deviceMinor)
+                } else {
+                    w.u32(UInt32(file >= 0 ? errno : e))
+                }
+                if file >= 0 { close(file) }
+            }
+            guard (try? channel.sendRaw(w.bytes)) != nil else { _exit(0) }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import IPC
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The helper's children as the kernel sees them, with the real helper in its
+/// normal mode (spawner, agent, netfilter executor), inside a network namespace
+/// of its own. Review findings 3, 4 and 6 (a dead executor).
+final class ChildProcessTests: XCTestCase {
+    var netns = ""
+    var dir = ""
+    var helperPID: pid_t = 0
+    private var reaped: Int32?
+
+    override func setUpWithError() throws {
+        try HelperUnderTest.requireRoot()
+        guard getpwnam("bulkhead-netfilter") != nil, getpwnam("bulkhead") != nil else {
+            throw XCTSkip("accounts missing: run `make test`, which creates them")
+        }
+        netns = "bh-cp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try NetfilterTestCase.sh("/usr/sbin/ip", "netns", "add", netns)
+        var template = Array("/run/bulkhead-children-XXXXXX".utf8CString)
+        dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        chmod(dir, 0o755)
+        let config = """
+            router:
+              enabled: false
+            agent:
+              path: \(HelperUnderTest.binDir)/bulkhead-agent
+            netwatch:
+              runtime_api: \(dir)/no-runtime.sock
+            """
+        try config.write(toFile: "\(dir)/bulkhead.yaml", atomically: true, encoding: .utf8)
+        // posix_spawn, not Foundation's Process: the helper closes every inherited fd,
+        // including the one Process watches to learn that its child has exited.
+        let log = open("\(dir)/helper.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, log, 1)
+        posix_spawn_file_actions_adddup2(&actions, log, 2)
+        let argv = ["/usr/sbin/ip", "netns", "exec", netns, "\(HelperUnderTest.binDir)/bulkhead-helper", "run", "--config", "\(dir)/bulkhead.yaml"]
+        var cArgv = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, cArgv[0]!, &actions, nil, &cArgv, environ)
+        guard rc == 0 else { throw SystemCallError(call: "posix_spawn", errno: rc) }
+        helperPID = pid
+    }
+
+    override func tearDown() {
+        if helperPID > 0, exitStatus(waitingUpTo: 0) == nil {
+            kill(helperPID, SIGTERM)
+            if exitStatus(waitingUpTo: 15) == nil { kill(helperPID, SIGKILL); _ = exitStatus(waitingUpTo: 5) }
+        }
+        _ = try? NetfilterTestCase.sh("/usr/sbin/ip", "netns", "del", netns)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// The helper's wait status once it has exited (reaped once, then remembered).
+    private func exitStatus(waitingUpTo seconds: Double) -> Int32? {
+        if let reaped { return reaped }
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            var status: Int32 = 0
+            if waitpid(helperPID, &status, WNOHANG) == helperPID { reaped = status; return status }
+            usleep(50_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    private var helperLog: String { (try? String(contentsOfFile: "\(dir)/helper.log", encoding: .utf8)) ?? "" }
+
+    /// The helper's child running as `user`, once it is there (bounded wait).
+    private func child(runningAs user: String) throws -> pid_t {
+        let uid = try XCTUnwrap(TestFixture.uid(of: user))
+        for _ in 0..<100 {
+            let children = (try? NetfilterTestCase.sh("/usr/bin/pgrep", "-P", "\(helperPID)"))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
+            if let match = children.first(where: { (try? ProcStatus(pid: $0))?.uids.first == uid }) { return match }
+            usleep(100_000)
+        }
+        throw HelperTestError.unexpected("no child of the helper runs as \(user); log:\n\(helperLog)")
+    }
+
+    private func openFDs(_ pid: pid_t) throws -> [Int32] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int32.init).sorted()
+    }
+
+    func testSpawnerHoldsOnlyItsChannelAndIsNotDumpable() throws {
+        let spawner = try child(runningAs: "bulkhead")
+        XCTAssertEqual(try openFDs(spawner), [0, 1, 2, 3], "stdio and its own channel: never the executor's channel")
+        let link = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(spawner)/fd/3")
+        XCTAssertTrue(link.hasPrefix("socket:"), link)
+        var st = stat()
+        XCTAssertEqual(stat("/proc/\(spawner)/mem", &st), 0)
+        XCTAssertEqual(st.st_uid, 0, "a non-dumpable process's /proc files belong to root: the agent's uid cannot ptrace it or read its memory")
+    }
+
+    func testExecutorIsItsOwnAccountWithOnlyTheNetworkCapabilities() throws {
+        let executor = try child(runningAs: "bulkhead-netfilter")
+        let status = try ProcStatus(pid: executor)
+        XCTAssertEqual(try openFDs(executor), [0, 1, 2, 3])
+        XCTAssertEqual(status.fields["Groups"], "")
+        for set in ["CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"] {
+            XCTAssertEqual(status.fields[set], "0000000000003000", set)
+        }
+        XCTAssertEqual(status.fields["NoNewPrivs"], "1")
+    }
+
+    /// What the executor runs has exactly its credentials: uid, gid, no groups, and the
+    /// two ambient capabilities. With those, root's 0660 sockets (a rootful Docker
+    /// socket is root:docker 0660) are out of reach.
+    func testProgramsTheExecutorRunsCannotReachRootsSockets() throws {
+        let executor = try child(runningAs: "bulkhead-netfilter")
+        let status = try ProcStatus(pid: executor)
+        let rootDocker = TestFixture.listeningSocket(at: "\(dir)/docker.sock")
+        defer { close(rootDocker) }
+        chmod("\(dir)/docker.sock", 0o660)
+        let gid = try XCTUnwrap(status.fields["Gid"]?.split(separator: "\t").first.map(String.init))
+        let probe = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect('\(dir)/docker.sock'); print('connected')\nexcept PermissionError: print('EACCES'); sys.exit(3)"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=\(status.uids[0])", "--regid=\(gid)", "--clear-groups", "--inh-caps=-all,+net_admin,+net_raw",
+                       "--ambient-caps=+net_admin,+net_raw", "--bounding-set=-all,+net_admin,+net_raw", "--no-new-privs",
+                       "/usr/bin/python3", "-c", probe]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "EACCES")
+        XCTAssertEqual(p.terminationStatus, 3)
+    }
+
+    func testDeadExecutorIsReapedAndStopsTheHelper() throws {
+        let executor = try child(runningAs: "bulkhead-netfilter")
+        XCTAssertEqual(kill(executor, SIGKILL), 0)
+        let status = try XCTUnwrap(exitStatus(waitingUpTo: 10), "the helper must notice within 10 s")
+        XCTAssertEqual(status & 0x7f, 0, "an exit, not a signal")
+        XCTAssertEqual((status >> 8) & 0xff, 1, "a failure exit: the service manager restarts the boundary")
+        XCTAssertTrue(helperLog.contains("the netfilter executor died"), helperLog)
+        XCTAssertTrue(helperLog.contains("signal 9"), helperLog)
+    }
+}
+
+/// /proc/PID/status as fields.
+struct ProcStatus {
+    var fields: [String: String] = [:]
+
+    init(pid: pid_t) throws {
+        for line in try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+    }
+
+    var uids: [UInt32] { (fields["Uid"] ?? "").split(separator: "\t").compactMap { UInt32($0) } }
+}
