@@ -70,6 +70,22 @@ final class ProcessHardeningTests: XCTestCase {
         XCTAssertFalse(text.contains("FAIL"), text)
     }
 
+    /// Review finding 5: calls the helper never makes are off the allow-list, and so
+    /// are socket options other than SO_REUSEADDR and, with no TCP listener, AF_INET.
+    func testRemovedCallsEndInSIGSYS() throws {
+        try HelperUnderTest.requireRoot()
+        var template = Array("/run/bulkhead-sandbox-XXXXXX".utf8CString)
+        let dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "router:\n  listen: \(dir)/router.sock\n".write(toFile: "\(dir)/c.yaml", atomically: true, encoding: .utf8)
+        let (audit, text) = try runHelperBinary(["audit-sandbox", "--config", "\(dir)/c.yaml", "--attempt-removed"])
+        XCTAssertEqual(audit.terminationStatus, 0, text)
+        for call in ["chmod", "fchmodat", "chown", "kill", "getsockname", "writev", "dup", "dup3", "setsockopt(SO_ATTACH_FILTER)", "socket(AF_INET)"] {
+            XCTAssertTrue(text.contains("\(call)\tkilled by SIGSYS"), "\(call): \(text)")
+        }
+        XCTAssertFalse(text.contains("FAIL"), text)
+    }
+
     func testHelperRefusesToStartWithoutRoot() throws {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
