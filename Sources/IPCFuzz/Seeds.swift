@@ -36,7 +36,8 @@ enum Seeds {
 
     static let replies: [Reply] = [.ok(payload: []), .ok(payload: Array("router:\n  listen: /run/x\n".utf8))]
         + RefusalCode.allCases.map { .refused(Refusal($0, "refused: \($0)")) }
-        + [.refused(Refusal(.systemError, String(repeating: "é", count: 5000)))]
+        // One cut from an over-long message, one exactly at the decoder's 2048-byte limit.
+        + [.refused(Refusal(.systemError, String(repeating: "é", count: 5000))), .refused(Refusal(.malformed, String(repeating: "m", count: 2048)))]
 
     static func all() -> [(name: String, input: [UInt8])] {
         let requestSeeds = RequestType.allCases.flatMap(requests).enumerated().map { i, request in
