@@ -8,11 +8,14 @@ SWIFT ?= swift
 DEBUG_BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)
 FUZZ_SECONDS ?= 5
+# libFuzzer on the IPC decoders: `make fuzz` runs FUZZ_TIME s, `make test` FUZZ_SMOKE_TIME s.
+FUZZ_TIME ?= 600
+FUZZ_SMOKE_TIME ?= 15
 # The agent is exec'd as the unprivileged `bulkhead` account, which may not be able
 # to traverse the checkout (e.g. under /root): tests and bench run staged copies.
 STAGE = /run/bulkhead-test/bin
 
-.PHONY: help deps accounts build release install run test unit-test integration-test bench testenv-up testenv-down clean
+.PHONY: help deps accounts build release install run test unit-test fuzz fuzz-smoke integration-test bench testenv-up testenv-down clean
 
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
@@ -20,6 +23,7 @@ help:
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
 	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns)"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
+	@echo "make fuzz    libFuzzer on the IPC decoders for FUZZ_TIME=$(FUZZ_TIME) s (build in .build-fuzz)"
 
 deps:
 	@scripts/install-deps.sh
@@ -57,13 +61,19 @@ testenv-down:
 unit-test: build testenv-up
 	BULKHEAD_FUZZ_SECONDS=$(FUZZ_SECONDS) $(SWIFT) test
 
+fuzz: deps
+	scripts/fuzz-ipc.sh $(FUZZ_TIME)
+
+fuzz-smoke: deps
+	scripts/fuzz-ipc.sh $(FUZZ_SMOKE_TIME)
+
 integration-test: build testenv-up
 	install -d -m 0755 $(STAGE) && install -m 0755 $(DEBUG_BIN)/bulkhead-helper $(DEBUG_BIN)/bulkhead-agent $(STAGE)/
 	@status=0; for t in Tests/integration/*_test.sh; do \
 	  echo "### $$t"; BULKHEAD_BIN_DIR=$(STAGE) bash $$t || status=1; \
 	done; exit $$status
 
-test: unit-test integration-test
+test: unit-test fuzz-smoke integration-test
 
 bench: release testenv-up accounts
 	install -d -m 0755 $(STAGE) && install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(STAGE)/
@@ -73,4 +83,4 @@ bench: release testenv-up accounts
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/netwatch_bench.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

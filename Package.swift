@@ -60,6 +60,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        // libFuzzer harness for the IPC decoders (`make fuzz`); a plain build replays inputs.
+        .executableTarget(name: "IPCFuzz", dependencies: ["IPC"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),

@@ -129,7 +129,7 @@ public enum NetfilterCommitMode: UInt8, Sendable {
 
 extension ContainerRuleSet {
     /// Payload of `netfilterStage`: u16 count, then per set: key, u16 rule count, rules.
-    static func encode(_ sets: [ContainerRuleSet], _ w: inout WireWriter) {
+    public static func encode(_ sets: [ContainerRuleSet], _ w: inout WireWriter) {
         w.u16(UInt16(sets.count))
         for set in sets {
             w.string(set.key.rawValue)
@@ -138,7 +138,7 @@ extension ContainerRuleSet {
         }
     }
 
-    static func decodeList(_ r: inout WireReader) throws(IPCError) -> [ContainerRuleSet] {
+    public static func decodeList(_ r: inout WireReader) throws(IPCError) -> [ContainerRuleSet] {
         let count = Int(try r.u16())
         guard count > 0 else { throw .malformed("an empty stage") }
         var sets: [ContainerRuleSet] = []

@@ -57,8 +57,10 @@ public enum Reply: Equatable, Sendable {
         case .refused(let refusal):
             var w = WireWriter()
             w.u16(refusal.code.rawValue)
-            // Cut on a byte limit, then repair any split character (adds at most 3 bytes).
-            w.string(String(decoding: refusal.message.utf8.prefix(Reply.maxMessage - 4), as: UTF8.self))
+            // A message the decoder accepts goes out unchanged, so a reply round-trips; a
+            // longer one is cut on a byte limit, then any split character repaired (adds at most 3 bytes).
+            let utf8 = refusal.message.utf8
+            w.string(utf8.count <= Reply.maxMessage ? refusal.message : String(decoding: utf8.prefix(Reply.maxMessage - 4), as: UTF8.self))
             return Frame(kind: .reply, type: Reply.refusedType, id: id, payload: w.bytes)
         }
     }

@@ -69,6 +69,15 @@ final class FrameCodecTests: XCTestCase {
         XCTAssertTrue(refusal.message.hasPrefix("éé"))
     }
 
+    /// The fuzz harness's round-trip check traps on this: a refusal of 2045...2048 bytes
+    /// decoded, but re-encoding cut it to 2044.
+    func testRefusalMessagesUpToTheLimitRoundTrip() throws {
+        for length in 2044...2048 {
+            let reply = Reply.refused(Refusal(.systemError, String(repeating: "x", count: length)))
+            XCTAssertEqual(try Reply.decode(Frame.decode(reply.frame(id: 3).encoded()[...], expected: .reply)), reply, "\(length) bytes")
+        }
+    }
+
     func testRequestSizeLimitIsEnforced() {
         let big = [UInt8](repeating: 0, count: Frame.maxRequestSize + 1)
         XCTAssertThrowsError(try Frame.decode(big[...], expected: .request)) { XCTAssertEqual($0 as? IPCError, .oversized(big.count)) }
