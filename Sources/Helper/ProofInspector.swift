@@ -16,9 +16,14 @@ import Glibc
 /// CAP_NET_ADMIN and nothing else, under a filter of its own whose only ioctl is
 /// SIOCUNIXFILE. It receives a socket the helper has already checked (AF_UNIX, stream,
 /// not listening), and answers with the file's identity or an errno. Nothing else.
-struct ProofInspector {
+final class ProofInspector {
     let pid: pid_t
     private let channel: PacketChannel
+    /// Echoed in each answer, so an answer that came too late for its question is
+    /// never taken for the next one's.
+    private var sequence: UInt32 = 0
+
+    private init(pid: pid_t, channel: PacketChannel) { self.pid = pid; self.channel = channel }
 
     static func start(as account: Account, logger: Logger) throws(SystemCallError) -> ProofInspector {
         let (ours, theirs) = try PacketChannel.pair()
@@ -36,13 +41,22 @@ struct ProofInspector {
 
     /// The socket file `socket` is bound to, or nil if it has none or the inspector is gone.
     func identity(of socket: Int32) -> SocketFileIdentity? {
-        guard (try? channel.send(Frame(kind: .request, type: 0, id: 0, payload: []), fd: socket)) != nil else { return nil }
-        var pfd = pollfd(fd: channel.fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, 2000) == 1, let received = try? channel.receive(limit: 16) else { return nil }
-        if received.fd >= 0 { close(received.fd) }
-        var r = WireReader(received.record[...])
-        guard let status = try? r.u32(), status == 0, let inode = try? r.u32(), let major = try? r.u32(), let minor = try? r.u32() else { return nil }
-        return SocketFileIdentity(inode: inode, deviceMajor: major, deviceMinor: minor)
+        sequence &+= 1
+        var question = WireWriter()
+        question.u32(sequence)
+        guard (try? channel.sendRaw(question.bytes, fd: socket, nonBlocking: true)) != nil else { return nil }
+        let deadline = Monotonic.now + 2
+        while Monotonic.now < deadline {
+            var pfd = pollfd(fd: channel.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32((deadline - Monotonic.now) * 1000) + 1) == 1,
+                  let received = try? channel.receive(limit: 20), !received.isEndOfStream else { return nil }
+            if received.fd >= 0 { close(received.fd) }
+            var r = WireReader(received.record[...])
+            guard let echoed = try? r.u32(), echoed == sequence else { continue }  // a late answer to an earlier question
+            guard let status = try? r.u32(), status == 0, let inode = try? r.u32(), let major = try? r.u32(), let minor = try? r.u32() else { return nil }
+            return SocketFileIdentity(inode: inode, deviceMajor: major, deviceMinor: minor)
+        }
+        return nil
     }
 }
 
@@ -62,8 +76,10 @@ private struct InspectorProcess {
             _exit(70)
         }
         while true {
-            guard let received = try? channel.receive(limit: Frame.headerSize), !received.isEndOfStream else { _exit(0) }
+            guard let received = try? channel.receive(limit: 4), !received.isEndOfStream else { _exit(0) }
             var w = WireWriter()
+            var question = WireReader(received.record[...])
+            w.u32((try? question.u32()) ?? 0)
             if received.fd < 0 {
                 w.u32(UInt32(EINVAL))
             } else {

@@ -30,6 +30,8 @@ struct RunHelper: ParsableCommand {
         let logger = Logger(label: "helper")
         do {
             try start(config, logger: logger)
+        } catch let code as ExitCode {
+            throw code  // it ran, and has logged why it stopped
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -45,7 +47,7 @@ struct RunHelper: ParsableCommand {
         // Before any child exists: SIGCHLD from a child that dies early stays pending
         // on the signalfd instead of being lost. Children unblock it for themselves.
         guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
-        // Forked while root: the only process that ever holds CAP_NET_ADMIN (see NetfilterExecutor).
+        // Forked while root, each with only the capabilities it needs (see NetfilterExecutor, ProofInspector).
         let executor = try config.enabledNetwatch.map { _ in
             guard let account = Account.named(config.helper.netfilterUser) else {
                 throw ValidationError("helper.netfilter_user \(config.helper.netfilterUser) does not exist; `make install` creates it (useradd --system \(config.helper.netfilterUser))")

@@ -7,7 +7,7 @@ import Glibc
 
 /// The helper's children as the kernel sees them, with the real helper in its
 /// normal mode (spawner, agent, netfilter executor), inside a network namespace
-/// of its own. Review findings 3, 4 and 6 (a dead executor).
+/// of its own. Review findings 3, 4 and 6 (a dead executor), and the proof inspector.
 final class ChildProcessTests: XCTestCase {
     var netns = ""
     var dir = ""
@@ -26,7 +26,7 @@ final class ChildProcessTests: XCTestCase {
         chmod(dir, 0o755)
         let config = """
             router:
-              enabled: false
+              listen: \(dir)/router.sock
             agent:
               path: \(HelperUnderTest.binDir)/bulkhead-agent
             netwatch:
@@ -133,6 +133,28 @@ final class ChildProcessTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "EACCES")
         XCTAssertEqual(p.terminationStatus, 3)
+    }
+
+    func testProofInspectorHoldsOnlyCapNetAdminUnderItsOwnFilter() throws {
+        let inspector = try child(runningAs: "bulkhead-helper")
+        let status = try ProcStatus(pid: inspector)
+        XCTAssertEqual(try openFDs(inspector), [0, 1, 2, 3])
+        for set in ["CapEff", "CapPrm", "CapBnd"] { XCTAssertEqual(status.fields[set], "0000000000001000", "\(set): CAP_NET_ADMIN only") }
+        for set in ["CapInh", "CapAmb"] { XCTAssertEqual(status.fields[set], "0000000000000000", set) }
+        XCTAssertEqual(status.fields["NoNewPrivs"], "1")
+        XCTAssertEqual(status.fields["Seccomp"], "2", "its own filter")
+        var st = stat()
+        XCTAssertEqual(stat("/proc/\(inspector)/mem", &st), 0)
+        XCTAssertEqual(st.st_uid, 0, "not dumpable")
+    }
+
+    func testDeadProofInspectorStopsTheHelper() throws {
+        let inspector = try child(runningAs: "bulkhead-helper")
+        XCTAssertEqual(kill(inspector, SIGKILL), 0)
+        let status = try XCTUnwrap(exitStatus(waitingUpTo: 10), "the helper must notice within 10 s")
+        XCTAssertEqual((status >> 8) & 0xff, 1)
+        XCTAssertTrue(helperLog.contains("the proof inspector died"), helperLog)
+        XCTAssertFalse(helperLog.contains("cannot start"), "it ran; it did not fail to start: \(helperLog)")
     }
 
     func testDeadExecutorIsReapedAndStopsTheHelper() throws {
