@@ -33,6 +33,10 @@ final class ChildProcessTests: XCTestCase {
               runtime_api: \(dir)/no-runtime.sock
             """
         try config.write(toFile: "\(dir)/bulkhead.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the helper (`prefix`: a command to run it under). Each test starts it once.
+    private func launch(prefix: [String] = []) throws {
         // posix_spawn, not Foundation's Process: the helper closes every inherited fd,
         // including the one Process watches to learn that its child has exited.
         let log = open("\(dir)/helper.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -42,7 +46,7 @@ final class ChildProcessTests: XCTestCase {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, log, 1)
         posix_spawn_file_actions_adddup2(&actions, log, 2)
-        let argv = ["/usr/sbin/ip", "netns", "exec", netns, "\(HelperUnderTest.binDir)/bulkhead-helper", "run", "--config", "\(dir)/bulkhead.yaml"]
+        let argv = prefix + ["/usr/sbin/ip", "netns", "exec", netns, "\(HelperUnderTest.binDir)/bulkhead-helper", "run", "--config", "\(dir)/bulkhead.yaml"]
         var cArgv = argv.map { strdup($0) } + [nil]
         defer { for p in cArgv { free(p) } }
         var pid: pid_t = 0
@@ -76,6 +80,7 @@ final class ChildProcessTests: XCTestCase {
 
     /// The helper's child running as `user`, once it is there (bounded wait).
     private func child(runningAs user: String) throws -> pid_t {
+        if helperPID == 0 { try launch() }
         let uid = try XCTUnwrap(TestFixture.uid(of: user))
         for _ in 0..<100 {
             let children = (try? NetfilterTestCase.sh("/usr/bin/pgrep", "-P", "\(helperPID)"))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
@@ -155,6 +160,17 @@ final class ChildProcessTests: XCTestCase {
         XCTAssertEqual((status >> 8) & 0xff, 1)
         XCTAssertTrue(helperLog.contains("the proof inspector died"), helperLog)
         XCTAssertFalse(helperLog.contains("cannot start"), "it ran; it did not fail to start: \(helperLog)")
+    }
+
+    /// Review finding 6: SIGCHLD from a child that dies at once is not lost. Without
+    /// CAP_NET_ADMIN in the bounding set, the inspector and the executor cannot take it
+    /// and exit during the helper's start-up; the signalfd exists before they are forked.
+    func testChildThatDiesDuringStartUpIsNoticed() throws {
+        try launch(prefix: ["/usr/bin/setpriv", "--bounding-set=-net_admin"])
+        let status = try XCTUnwrap(exitStatus(waitingUpTo: 10), "the helper must notice within 10 s: \(helperLog)")
+        XCTAssertEqual((status >> 8) & 0xff, 1)
+        XCTAssertTrue(helperLog.contains("died; stopping"), helperLog)
+        XCTAssertTrue(helperLog.contains("exit status 70"), helperLog)
     }
 
     func testDeadExecutorIsReapedAndStopsTheHelper() throws {
