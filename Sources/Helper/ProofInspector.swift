@@ -27,12 +27,7 @@ final class ProofInspector {
 
     static func start(as account: Account, logger: Logger) throws(SystemCallError) -> ProofInspector {
         let (ours, theirs) = try PacketChannel.pair()
-        let pid = fork()
-        if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
-        if pid == 0 {
-            if theirs.fd != 3 { dup2(theirs.fd, 3) }
-            _ = bh_close_from(4)
-            _ = bh_unblock_all_signals()
+        let pid = try ChildFork.start(keeping: theirs.fd) {
             InspectorProcess(channel: PacketChannel(fd: 3), logger: logger).run(as: account)
         }
         theirs.close()

@@ -26,14 +26,7 @@ struct Spawner {
         // Everything exec needs is built before fork.
         let argv = [launch.agentPath, "run", "--ipc-fd", "3"]
         let env = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=\(launch.account.home)", "USER=\(launch.account.name)", "LANG=C.UTF-8"]
-        let pid = fork()
-        if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
-        if pid == 0 {
-            // Only stdio and its own channel (as fd 3): not the executor's channel, the
-            // signalfd or anything else the helper holds.
-            if spawnerEnd.fd != 3 { dup2(spawnerEnd.fd, 3) }
-            _ = bh_close_from(4)
-            _ = bh_unblock_all_signals()
+        let pid = try ChildFork.start(keeping: spawnerEnd.fd) {
             SpawnerProcess(channel: PacketChannel(fd: 3), argv: argv, env: env, logger: logger).run(as: launch.account)
         }
         spawnerEnd.close()

@@ -50,13 +50,7 @@ struct NetfilterExecutor {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemCallError(call: "socketpair", errno: errno)
         }
-        let pid = fork()
-        if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
-        if pid == 0 {
-            // Only stdio and the channel (as fd 3) stay open in the executor.
-            if pair[1] != 3 { dup2(pair[1], 3) } else { _ = fcntl(3, F_SETFD, 0) }
-            _ = bh_close_from(4)
-            _ = bh_unblock_all_signals()
+        let pid = try ChildFork.start(keeping: pair[1]) {
             ExecutorProcess(fd: 3, logger: logger).run(as: account)
         }
         close(pair[1])
