@@ -56,7 +56,7 @@ final class NetwatchRulesTests: XCTestCase {
         settings.dnatInInterface = "wg0"
         let set = ContainerRuleSet(key: ContainerKey("27f6bcdf0af8")!, rules: [.dnat(.tcp, port: 80, to: IPv4Address("172.31.77.2")!, targetPort: 80)])
         let text = NetwatchPlanCommand.render([set], settings: settings)
-        XCTAssertTrue(text.contains("-A BHN-27f6bcdf0af8 -i wg0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.31.77.2:80"), text)
+        XCTAssertTrue(text.contains("-A BHN-27f6bcdf0af8 -i wg0 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 80 -j DNAT --to-destination 172.31.77.2:80"), text)
         XCTAssertTrue(text.contains("-A BULKHEAD-DNAT -j BHN-27f6bcdf0af8"))
         XCTAssertFalse(text.contains("BHF-"), "no FORWARD chain for a container without forward rules")
     }
