@@ -21,18 +21,26 @@ public struct NetwatchSection: Codable, Equatable, Sendable {
     public var verifyInterval: String
     /// Connect to each new container once, so reverse-path routes are warm.
     public var warmup: Bool
+    /// Obey netwatch's labels even when they only repeat the image's own labels
+    /// (anyone who can publish an image could otherwise claim host ports).
+    public var trustImageLabels: Bool
+    /// Host ports DNAT may take, e.g. ["8080/tcp", "9000-9100/tcp"], enforced by the
+    /// helper; nil: any port.
+    public var dnatAllowedPorts: [String]?
     public var policyRouting: PolicyRouting
 
     public init(
         enabled: Bool = true, runtimeAPI: String = "", watchNetwork: String = "bridge", watchContainerLabel: String = "network.enable",
         iptablesMangleMarkPublishedPorts: String = "", iptablesDnatPortsLabel: String = "network.dnat.ports",
         startupScript: String = "", shutdownScript: String = "", dnatInInterface: String = "", debounce: String = "200ms",
-        verifyInterval: String = "10s", warmup: Bool = true, policyRouting: PolicyRouting = .init()
+        verifyInterval: String = "10s", warmup: Bool = true, trustImageLabels: Bool = false, dnatAllowedPorts: [String]? = nil,
+        policyRouting: PolicyRouting = .init()
     ) {
         self.enabled = enabled; self.runtimeAPI = runtimeAPI; self.watchNetwork = watchNetwork; self.watchContainerLabel = watchContainerLabel
         self.iptablesMangleMarkPublishedPorts = iptablesMangleMarkPublishedPorts; self.iptablesDnatPortsLabel = iptablesDnatPortsLabel
         self.startupScript = startupScript; self.shutdownScript = shutdownScript; self.dnatInInterface = dnatInInterface
-        self.debounce = debounce; self.verifyInterval = verifyInterval; self.warmup = warmup; self.policyRouting = policyRouting
+        self.debounce = debounce; self.verifyInterval = verifyInterval; self.warmup = warmup
+        self.trustImageLabels = trustImageLabels; self.dnatAllowedPorts = dnatAllowedPorts; self.policyRouting = policyRouting
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -41,6 +49,7 @@ public struct NetwatchSection: Codable, Equatable, Sendable {
         case iptablesMangleMarkPublishedPorts = "iptables_mangle_mark_published_ports", iptablesDnatPortsLabel = "iptables_dnat_ports_label"
         case startupScript = "startup_script", shutdownScript = "shutdown_script", dnatInInterface = "dnat_in_interface"
         case verifyInterval = "verify_interval", policyRouting = "policy_routing"
+        case trustImageLabels = "trust_image_labels", dnatAllowedPorts = "dnat_allowed_ports"
     }
 
     /// The original daemon's environment variables, and the key each one overrides.
@@ -65,6 +74,8 @@ public struct NetwatchSection: Codable, Equatable, Sendable {
         debounce = try c.decodeIfPresent(String.self, forKey: .debounce) ?? d.debounce
         verifyInterval = try c.decodeIfPresent(String.self, forKey: .verifyInterval) ?? d.verifyInterval
         warmup = try c.decodeIfPresent(Bool.self, forKey: .warmup) ?? d.warmup
+        trustImageLabels = try c.decodeIfPresent(Bool.self, forKey: .trustImageLabels) ?? d.trustImageLabels
+        dnatAllowedPorts = try c.decodeIfPresent([String].self, forKey: .dnatAllowedPorts)
         policyRouting = try c.decodeIfPresent(PolicyRouting.self, forKey: .policyRouting) ?? d.policyRouting
     }
 
@@ -74,6 +85,10 @@ public struct NetwatchSection: Codable, Equatable, Sendable {
         if t.isEmpty { return nil }
         return t.hasPrefix("0x") ? UInt32(t.dropFirst(2), radix: 16) : UInt32(t)
     }
+
+    /// `dnat_allowed_ports` parsed (nil: no restriction). Entries that do not parse
+    /// allow nothing; the validator refuses them at load.
+    public var dnatAllowance: [PortRange]? { dnatAllowedPorts.map { $0.compactMap { try? PortRange.parse($0) } } }
 }
 
 /// What the original's scripts did by hand, declared: applied by the helper.

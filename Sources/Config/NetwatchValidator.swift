@@ -20,6 +20,11 @@ enum NetwatchValidator {
             problems.append("netwatch.\(key) must be an absolute path")
         }
         if !n.dnatInInterface.isEmpty, !isInterfaceName(n.dnatInInterface) { problems.append("netwatch.dnat_in_interface is not an interface name") }
+        for (i, entry) in (n.dnatAllowedPorts ?? []).enumerated() {
+            do { _ = try PortRange.parse(entry) } catch {
+                problems.append("netwatch.dnat_allowed_ports[\(i)]: \(error) (e.g. \"8080/tcp\", \"5353/udp\", \"9000-9100/tcp\")")
+            }
+        }
         if let t = DurationText.seconds(n.debounce), t <= 10 {} else { problems.append("netwatch.debounce must be a duration up to 10s, e.g. 200ms") }
         if let t = DurationText.seconds(n.verifyInterval), (1...3600).contains(t) {} else {
             problems.append("netwatch.verify_interval must be a duration from 1s to 1h, e.g. 10s")

@@ -45,7 +45,8 @@ public enum NetfilterLayout {
         for rule in set.rules {
             switch rule {
             case .dnat(let p, let port, let to, let target):
-                dnatLines.append("-A \(n)\(inInterface) -p \(p) -m \(p) --dport \(port) -j DNAT --to-destination \(to):\(target)")
+                // Only traffic addressed to the host itself: never other hosts' or containers' traffic passing through.
+                dnatLines.append("-A \(n)\(inInterface) -p \(p) -m addrtype --dst-type LOCAL -m \(p) --dport \(port) -j DNAT --to-destination \(to):\(target)")
             case .forward(let p, let to, let port):
                 forwardLines.append("-A \(f) -d \(to)/32 -p \(p) -m \(p) --dport \(port) -j ACCEPT")
             case .mark(let p, let from, let port, let value):

@@ -8,6 +8,8 @@ final class NetfilterIntentTests: NetfilterTestCase {
         let sets = [sample(1), sample(2)]
         XCTAssertTrue(try commit(sets, .replaceAll).contains("written=6"))
         XCTAssertEqual(try ownedLines(), expected(sets))
+        XCTAssertTrue(try ownedLines().contains("-A BHN-000000000001 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 18001 -j DNAT --to-destination 10.9.0.1:80"),
+                      "DNAT only what is addressed to the host itself")
         XCTAssertTrue(try commit(sets, .replaceAll).contains("written=0 removed=0 unchanged=6"), "a repeat writes nothing")
         XCTAssertEqual(try ownedLines(), expected(sets), "no duplicate")
     }

@@ -14,6 +14,8 @@ class NetfilterTestCase: XCTestCase {
 
     /// Extra YAML under `netwatch:` (indented by two spaces).
     var netwatchYAML: String { "  iptables_mangle_mark_published_ports: \"2\"\n" }
+    /// The `netwatch.dnat_in_interface` that `netwatchYAML` sets, for `expected`.
+    var dnatInInterface: String { "" }
 
     override func setUpWithError() throws {
         try HelperUnderTest.requireRoot()
@@ -100,7 +102,9 @@ class NetfilterTestCase: XCTestCase {
             lines += ["-A BULKHEAD-DNAT -j BHN-\(k)", "-A BULKHEAD-FWD -j BHF-\(k)", "-A BULKHEAD-MARK -j BHM-\(k)"]
             for rule in set.rules {
                 switch rule {
-                case .dnat(let p, let port, let to, let t): lines.append("-A BHN-\(k) -p \(p) -m \(p) --dport \(port) -j DNAT --to-destination \(to):\(t)")
+                case .dnat(let p, let port, let to, let t):
+                    let inInterface = dnatInInterface.isEmpty ? "" : " -i \(dnatInInterface)"
+                    lines.append("-A BHN-\(k)\(inInterface) -p \(p) -m addrtype --dst-type LOCAL -m \(p) --dport \(port) -j DNAT --to-destination \(to):\(t)")
                 case .forward(let p, let to, let port): lines.append("-A BHF-\(k) -d \(to)/32 -p \(p) -m \(p) --dport \(port) -j ACCEPT")
                 case .mark(let p, let from, let port, let m): lines.append("-A BHM-\(k) -s \(from)/32 -p \(p) -m \(p) --sport \(port) -j MARK --set-xmark 0x\(String(m, radix: 16))/0xffffffff")
                 }

@@ -1,4 +1,5 @@
 import Config
+import IPC
 import XCTest
 
 final class NetwatchConfigTests: XCTestCase {
@@ -32,11 +33,35 @@ final class NetwatchConfigTests: XCTestCase {
             ("policy_routing: {rp_filter: {wg0: 3}}", "rp_filter.wg0"),
             ("policy_routing: {rules: [{fwmark: 2, tabel: 200}]}", "policy_routing.rules[0].tabel"),
             ("polcy_routing: {}", "netwatch.polcy_routing"),
+            ("dnat_allowed_ports: [\"8080/tcp\", \"9100-9000/tcp\"]", "netwatch.dnat_allowed_ports[1]"),
+            ("dnat_allowed_ports: [\"80/sctp\"]", "netwatch.dnat_allowed_ports[0]"),
+            ("dnat_allowed_ports: [\"0\"]", "netwatch.dnat_allowed_ports[0]"),
+            ("dnat_allowed_ports: [\"80-\"]", "netwatch.dnat_allowed_ports[0]"),
+            ("dnat_allowed_ports: [\"http\"]", "netwatch.dnat_allowed_ports[0]"),
+            ("trust_image_labels: maybe", "trust_image_labels"),
         ]
         for (line, key) in cases {
             XCTAssertThrowsError(try ConfigLoader.load(yaml: "netwatch:\n  \(line)\n"), line) {
                 XCTAssertTrue("\($0)".contains(key), "\(line): \($0)")
             }
         }
+    }
+
+    func testImageLabelsAreNotTrustedAndDNATIsUnrestrictedByDefault() throws {
+        let n = try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch: {}").enabledNetwatch)
+        XCTAssertFalse(n.trustImageLabels)
+        XCTAssertNil(n.dnatAllowance, "absent: any port, as before")
+    }
+
+    func testDNATAllowListSyntax() throws {
+        let yaml = "netwatch:\n  trust_image_labels: true\n  dnat_allowed_ports: [\"8080\", \"5353/udp\", \"9000-9100/TCP\"]\n"
+        let n = try XCTUnwrap(try ConfigLoader.load(yaml: yaml).enabledNetwatch)
+        XCTAssertTrue(n.trustImageLabels)
+        let allowance = try XCTUnwrap(n.dnatAllowance)
+        XCTAssertEqual(allowance.map(\.description), ["8080/tcp", "5353/udp", "9000-9100/tcp"], "tcp when no protocol is given")
+        XCTAssertTrue(allowance.allows(9000, .tcp) && allowance.allows(9100, .tcp) && allowance.allows(5353, .udp))
+        XCTAssertFalse(allowance.allows(8999, .tcp) || allowance.allows(9101, .tcp) || allowance.allows(8080, .udp) || allowance.allows(5353, .tcp))
+        XCTAssertEqual(try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch:\n  dnat_allowed_ports: []\n").enabledNetwatch).dnatAllowance, [],
+                       "an empty list allows no DNAT port at all")
     }
 }

@@ -25,6 +25,10 @@ ROOTFUL=/run/bulkhead-test/rootful-docker.sock
 ROOTFUL_PIDFILE=/run/bulkhead-test/rootful-dockerd.pid
 PODMAN_SOCK=/run/bulkhead-test/podman.sock
 IMAGE=bulkhead/busybox:latest
+ROOTFS_TAR=/var/lib/bulkhead-test/busybox-rootfs.tar   # built by scripts/testenv.sh
+# An image that claims host ports by itself (issue 9): its containers must get nothing
+# unless netwatch.trust_image_labels is set.
+HOSTILE_IMAGE=bulkhead/nwt-image-labels:latest
 NET=bh-nw SUBNET=172.31.77.0/24 GW=172.31.77.1
 PNET=bh-nw-pod PSUBNET=172.31.78.0/24
 NS=bh-nw-client VH=bhnw-h0 VC=bhnw-c0 HOST_IP=10.250.77.1 CLIENT_IP=10.250.77.2
@@ -49,6 +53,7 @@ wait_for() {  # seconds, command...: retry until it succeeds or time runs out
 declare -A DNAT_SPEC=() MARK_SPEC=()
 spec() { DNAT_SPEC[$1]=$2; MARK_SPEC[$1]=$3; }
 CUR_RT=docker CUR_NET=$NET CUR_MASQ=""   # what the running helper watches
+CUR_DNAT_IN=""                             # its netwatch.dnat_in_interface
 
 # "name id ip" of every running container created here, on the watched runtime.
 running_containers() {
@@ -82,7 +87,7 @@ expected_lines() {
         echo "filter|:BHF-$key - [0:0]"; echo "filter|-A BULKHEAD-FWD -j BHF-$key"
         for pp in ${DNAT_SPEC[$name]}; do
           port=${pp%/*}; proto=${pp#*/}
-          echo "nat|-A BHN-$key -p $proto -m $proto --dport $port -j DNAT --to-destination $ip:$port"
+          echo "nat|-A BHN-$key${CUR_DNAT_IN:+ -i $CUR_DNAT_IN} -p $proto -m addrtype --dst-type LOCAL -m $proto --dport $port -j DNAT --to-destination $ip:$port"
           echo "filter|-A BHF-$key -d $ip/32 -p $proto -m $proto --dport $port -j ACCEPT"
         done
       fi
@@ -216,9 +221,11 @@ cleanup() {
   [ -n "$ids" ] && { dk stop -t 1 $ids >/dev/null 2>&1; dk rm -f $ids >/dev/null 2>&1; }
   # Docker may still hold the endpoints of just-removed containers for a moment.
   dk network inspect "$NET" >/dev/null 2>&1 && wait_for 30 dk network rm "$NET"
+  dk image rm "$HOSTILE_IMAGE" >/dev/null 2>&1
   if timeout 10 podman --url "unix://$PODMAN_SOCK" version >/dev/null 2>&1; then
     ids=$(pm ps -aq --filter "label=$TAG=1" 2>/dev/null); [ -n "$ids" ] && pm rm -f -t 0 $ids >/dev/null 2>&1
     pm network exists "$PNET" 2>/dev/null && wait_for 30 pm network rm "$PNET"
+    pm image rm "$HOSTILE_IMAGE" >/dev/null 2>&1
   fi
   ip netns del "$NS" 2>/dev/null
   ip link del "$VH" 2>/dev/null
@@ -261,6 +268,7 @@ precondition() {  # name, command...: stop the test if it does not hold
   if "$@" >/dev/null 2>&1; then pass "precondition: $name"; else fail "precondition: $name" "cannot run the test"; cleanup; summarized=1; summary; exit 1; fi
 }
 precondition "rootful test dockerd answers ($ROOTFUL)" dk version
+precondition "the busybox rootfs tarball exists ($ROOTFS_TAR)" test -s "$ROOTFS_TAR"
 precondition "no owned iptables line before the test (no other Bulkhead helper running)" test "$(owned_count)" -eq 0
 # Leftovers of an aborted earlier run (everything of ours carries the label).
 ids=$(dk ps -aq --filter "label=$TAG=1"); [ -n "$ids" ] && dk rm -f $ids >/dev/null
@@ -315,7 +323,7 @@ DNAT_KEY=$(key_of $TAG-dnat) MARK_KEY=$(key_of $TAG-mark) BAD_KEY=$(key_of $TAG-
 check_eq "the helper's jump is the first rule of DOCKER-USER (before Docker's RETURN)" "-A DOCKER-USER -j BULKHEAD-FWD" \
   "$(iptables -w -S DOCKER-USER | sed -n 2p)"
 check_eq "the DNAT chain holds the label's ports in order" \
-  "-A BHN-$DNAT_KEY -p tcp -m tcp --dport 18080 -j DNAT --to-destination $(ip_of $TAG-dnat):18080|-A BHN-$DNAT_KEY -p udp -m udp --dport 5353 -j DNAT --to-destination $(ip_of $TAG-dnat):5353" \
+  "-A BHN-$DNAT_KEY -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 18080 -j DNAT --to-destination $(ip_of $TAG-dnat):18080|-A BHN-$DNAT_KEY -p udp -m addrtype --dst-type LOCAL -m udp --dport 5353 -j DNAT --to-destination $(ip_of $TAG-dnat):5353" \
   "$(iptables -w -t nat -S "BHN-$DNAT_KEY" | grep '^-A' | paste -sd'|')"
 plan_out=$("$BIN/bulkhead-agent" netwatch plan --config "$WORK/main.yaml" 2>&1); plan_rc=$?
 check_eq "netwatch plan exits 0" 0 "$plan_rc"
@@ -347,6 +355,10 @@ dnat_before=$(pkts nat "BHN-$DNAT_KEY")
 check_eq "a request to the host's port 18080 reaches the DNAT container" "$BODY" "$(client_get 18080)"
 dnat_after=$(pkts nat "BHN-$DNAT_KEY")
 check "the DNAT rule counted it ($dnat_before -> $dnat_after packets)" test "$dnat_after" -gt "$dnat_before"
+# Port 18080 of another address (the MARK container's, where nothing listens on 18080),
+# routed through the host: not the host's own, so not DNATed (--dst-type LOCAL).
+out=$(ip netns exec "$NS" curl -s --max-time 3 "http://$(ip_of $TAG-mark):18080/"); rc=$?
+check "traffic to port 18080 of another address is not DNATed to the DNAT container (curl rc $rc)" test "$rc" -ne 0 -a "$out" != "$BODY"
 out=$(client_get 18082); rc=$?
 check "no DNAT for the network.enable=false container's label port 18082 (curl fails: rc $rc)" test "$rc" -ne 0 -a -z "$out"
 mark_before=$(pkts mangle "BHM-$MARK_KEY")
@@ -527,11 +539,23 @@ else
   check "podman published-port container (-p 19095:9095)" prun $TAG-pmark "" "9095/tcp" --network "$PNET" \
     --label network.enable=true -p 19095:9095 "$IMAGE" sleep 3600
   check "podman unlabelled container" prun $TAG-pplain "" "" --network "$PNET" --label network.dnat.ports=18091 "$IMAGE" sleep 3600
+  pm import --change 'CMD ["/bin/sh"]' --change 'LABEL network.enable=true' --change 'LABEL network.dnat.ports=22,53/udp,443' \
+    "$ROOTFS_TAR" "$HOSTILE_IMAGE" >/dev/null
+  check "podman container of the image with network.enable=true network.dnat.ports=22,53/udp,443 (no netwatch label of its own)" \
+    prun $TAG-pimglabels "" "" --network "$PNET" "$HOSTILE_IMAGE" sleep 3600
+  check_eq "podman inspect reports the image's labels as the container's" "true" "$(pm inspect -f '{{index .Config.Labels "network.enable"}}' $TAG-pimglabels)"
   write_config "$WORK/podman.yaml" "$PNET" "$PODMAN_SOCK"
   start_helper "$WORK/podman.yaml" "$WORK/helper-podman.log"
   wait_full_pass 30 || fail "podman: the first full pass is logged" "$(tail -20 "$HELPER_LOG")"
-  converge "podman: owned lines == the model" 20
+  converge "podman: owned lines == the model (nothing for the image-labelled container)" 20
   no_dupes "podman: no duplicates"
+  pimg_key=$(key_of $TAG-pimglabels)
+  check_contains "podman: the log says why the image's labels were ignored" \
+    "container $TAG-pimglabels ($pimg_key): label(s) network.enable, network.dnat.ports only repeat image" "$(cat "$HELPER_LOG")"
+  write_config "$WORK/podman-trust.yaml" "$PNET" "$PODMAN_SOCK" "  trust_image_labels: true"
+  plan_out=$("$BIN/bulkhead-agent" netwatch plan --config "$WORK/podman-trust.yaml" 2>&1)
+  check_contains "podman: netwatch plan with trust_image_labels: true DNATs the image's port 22" \
+    "-A BHN-$pimg_key -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 22 -j DNAT" "$plan_out"
   pkey=$(key_of $TAG-pdnat)
   pm stop -t 1 $TAG-pdnat >/dev/null
   converge "podman: after stop, the DNAT container's chains are gone" 15
@@ -541,8 +565,58 @@ else
   stop_helper "podman"
   ids=$(pm ps -aq --filter "label=$TAG=1"); [ -n "$ids" ] && pm rm -f -t 0 $ids >/dev/null
   pm network rm "$PNET" >/dev/null
+  pm image rm "$HOSTILE_IMAGE" >/dev/null
   CUR_RT=docker CUR_NET=$NET
 fi
+
+# ------------------------------------------------------------------ 9. labels baked into an image
+echo "== 9. labels baked into an image are not obeyed unless trusted; the DNAT allow-list"
+dk import --change 'CMD ["/bin/sh"]' --change 'LABEL network.enable=true' --change 'LABEL network.dnat.ports=22,53/udp,443' \
+  - "$HOSTILE_IMAGE" <"$ROOTFS_TAR" >/dev/null
+check_eq "the imported image carries network.enable=true network.dnat.ports=22,53/udp,443" "true 22,53/udp,443" \
+  "$(dk image inspect -f '{{index .Config.Labels "network.enable"}} {{index .Config.Labels "network.dnat.ports"}}' "$HOSTILE_IMAGE")"
+check "a container of that image with no netwatch label of its own" run_c $TAG-imglabels "" "" --network "$NET" "$HOSTILE_IMAGE" sleep 3600
+check "a container of that image with its own labels (network.enable=True, network.dnat.ports=18084,18086)" \
+  run_c $TAG-ownlabels "18084/tcp 18086/tcp" "" --network "$NET" --label network.enable=True --label network.dnat.ports=18084,18086 \
+  "$HOSTILE_IMAGE" sleep 3600
+check_eq "docker inspect reports the image's labels as the container's" "true" "$(dk inspect -f '{{index .Config.Labels "network.enable"}}' $TAG-imglabels)"
+IMG_KEY=$(key_of $TAG-imglabels) OWN_KEY=$(key_of $TAG-ownlabels)
+IMG_NOTE="container $TAG-imglabels ($IMG_KEY): label(s) network.enable, network.dnat.ports only repeat image"
+
+start_helper "$WORK/main.yaml" "$WORK/helper-image.log"
+wait_full_pass 30 || fail "image labels: the first full pass is logged" "$(tail -20 "$HELPER_LOG")"
+converge "default: the image-labelled container gets no rule; own labels on the same image do" 20
+check_eq "no owned line names the image-labelled container ($IMG_KEY)" 0 "$(owned_lines | grep -c "$IMG_KEY")"
+check "two more full passes run" wait_for $((3 * VERIFY)) sh -c "[ \$(grep -c 'netwatch: full pass applied' $HELPER_LOG) -ge 3 ]"
+check_eq "the log says once why its labels were ignored (after 3 full passes)" 1 "$(grep -c "$IMG_NOTE" "$HELPER_LOG")"
+stop_helper "image labels (default)"
+
+NOIF=bhnw-none   # the image's ports are the host's 22, 53 and 443: DNAT only on an interface no traffic uses
+write_config "$WORK/trust.yaml" "$NET" "$ROOTFUL" "  trust_image_labels: true
+  dnat_in_interface: $NOIF"
+spec $TAG-imglabels "22/tcp 53/udp 443/tcp" ""
+CUR_DNAT_IN=$NOIF
+start_helper "$WORK/trust.yaml" "$WORK/helper-trust.log"
+wait_full_pass 30 || fail "trust_image_labels: the first full pass is logged" "$(tail -20 "$HELPER_LOG")"
+converge "trust_image_labels: true: the image's 22, 53/udp, 443 are DNATed (-i $NOIF, LOCAL only)" 20
+stop_helper "image labels (trusted)"
+CUR_DNAT_IN=""
+spec $TAG-imglabels "" ""
+
+write_config "$WORK/allow.yaml" "$NET" "$ROOTFUL" '  dnat_allowed_ports: ["18080/tcp", "18084-18085/tcp"]'
+spec $TAG-dnat "18080/tcp" ""        # its 5353/udp is not allowed
+spec $TAG-ownlabels "18084/tcp" ""   # its 18086 is not allowed
+start_helper "$WORK/allow.yaml" "$WORK/helper-allow.log"
+wait_full_pass 30 || fail "allow-list: the first full pass is logged" "$(tail -20 "$HELPER_LOG")"
+converge "dnat_allowed_ports: disallowed ports get no rule, the containers keep their allowed ones" 20
+check_contains "the log names the skipped port and its container" \
+  "container $TAG-ownlabels ($OWN_KEY): DNAT port(s) 18086/tcp not in netwatch.dnat_allowed_ports; skipped" "$(cat "$HELPER_LOG")"
+check_eq "the agent skipped them: the helper refused no stage (no 'reconcile failed')" 0 "$(grep -c 'reconcile failed' "$HELPER_LOG")"
+stop_helper "allow-list"
+spec $TAG-dnat "18080/tcp 5353/udp" ""
+unset "DNAT_SPEC[$TAG-imglabels]" "DNAT_SPEC[$TAG-ownlabels]"
+dk rm -f $TAG-imglabels $TAG-ownlabels >/dev/null
+dk image rm "$HOSTILE_IMAGE" >/dev/null
 
 # ------------------------------------------------------------------ 7. environment override
 echo "== 7. the original daemon's WATCH_NETWORK overrides the config"

@@ -24,22 +24,43 @@ enum DesiredRules {
         return Result(sets: sets, problems: problems)
     }
 
-    /// The rules of one container, and why some are missing (bad label, no address).
+    /// The rules of one container, and why some are missing (untrusted or bad label,
+    /// a port outside the allow-list, no address).
     static func rules(for container: WatchedContainer, settings: NetwatchSection) -> ([ContainerRule], String?) {
+        var labels = container.labels
+        var notes: [String] = []
+        if !settings.trustImageLabels {
+            let keys = [settings.watchContainerLabel, settings.iptablesDnatPortsLabel]
+            let verdict = LabelTrust.verdict(container.labels, imageLabels: container.imageLabels, keys: keys)
+            labels = verdict.labels
+            if !verdict.ignored.isEmpty {
+                notes.append(LabelTrust.describe(verdict.ignored, image: container.image, known: container.imageLabels != nil))
+            }
+            if verdict.ignored.contains(settings.watchContainerLabel) {
+                return ([], (notes + ["no rules for this container"]).joined(separator: "; "))
+            }
+        }
         guard let text = container.ipv4, let address = IPv4Address(text) else {
-            return ([], "no IPv4 address on network \(settings.watchNetwork); no rules")
+            return ([], (notes + ["no IPv4 address on network \(settings.watchNetwork); no rules"]).joined(separator: "; "))
         }
         var rules: [ContainerRule] = []
         var dnatted: [(UInt16, NetProtocol)] = []
-        if let label = container.labels[settings.iptablesDnatPortsLabel] {
+        if let label = labels[settings.iptablesDnatPortsLabel] {
             do {
                 dnatted = try PortLabel.parse(label)
             } catch {
                 // No rules at all: a MARK on a port the user meant to DNAT would be wrong too.
-                return ([], "label \(settings.iptablesDnatPortsLabel)=\(label.debugDescription): \(error); no rules for this container")
+                let problem = "label \(settings.iptablesDnatPortsLabel)=\(label.debugDescription): \(error); no rules for this container"
+                return ([], (notes + [problem]).joined(separator: "; "))
             }
         }
-        for (port, proto) in dnatted {
+        // Ports the helper would refuse are skipped here, so one container cannot block everyone's rules.
+        let allowance = settings.dnatAllowance
+        let refused = dnatted.filter { allowance?.allows($0.0, $0.1) == false }
+        if !refused.isEmpty {
+            notes.append("DNAT port(s) \(refused.map { "\($0.0)/\($0.1)" }.joined(separator: ", ")) not in netwatch.dnat_allowed_ports; skipped")
+        }
+        for (port, proto) in dnatted where allowance?.allows(port, proto) != false {
             rules.append(.dnat(proto, port: port, to: address, targetPort: port))
             rules.append(.forward(proto, to: address, port: port))
         }
@@ -50,6 +71,6 @@ enum DesiredRules {
                 rules.append(.mark(proto, from: address, port: published.containerPort, mark: mark))
             }
         }
-        return (rules, nil)
+        return (rules, notes.isEmpty ? nil : notes.joined(separator: "; "))
     }
 }

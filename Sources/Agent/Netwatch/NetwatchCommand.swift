@@ -66,7 +66,8 @@ struct NetwatchPlanCommand: AsyncParsableCommand {
             guard fd >= 0 else { throw ValidationError("cannot connect to \(socket): \(String(cString: strerror(errno)))") }
             return fd
         }, group: group, logger: Logger(label: "netwatch"))
-        let containers = try await runtime.listContainers(network: settings.watchNetwork, label: settings.watchContainerLabel)
+        let containers = try await runtime.listContainers(
+            network: settings.watchNetwork, label: settings.watchContainerLabel, imageLabels: !settings.trustImageLabels)
         let desired = DesiredRules.compute(containers, settings: settings)
         print("# \(containers.count) container(s) on \(settings.watchNetwork) with \(settings.watchContainerLabel)=true, via \(socket)")
         for container in containers.sorted(by: { $0.name < $1.name }) {

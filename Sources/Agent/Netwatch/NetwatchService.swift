@@ -103,10 +103,12 @@ struct NetwatchService: Service {
         var known = known
         var gone: [ContainerKey] = []
         if full {
-            containers = try await runtime.listContainers(network: settings.watchNetwork, label: settings.watchContainerLabel)
+            containers = try await runtime.listContainers(
+                network: settings.watchNetwork, label: settings.watchContainerLabel, imageLabels: !settings.trustImageLabels)
         } else {
             for id in ids.sorted() {
-                if let c = try await runtime.container(id: id, network: settings.watchNetwork, label: settings.watchContainerLabel) {
+                if let c = try await runtime.container(
+                    id: id, network: settings.watchNetwork, label: settings.watchContainerLabel, imageLabels: !settings.trustImageLabels) {
                     containers.append(c)
                 } else if let key = ContainerKey(containerID: id) {
                     gone.append(key)

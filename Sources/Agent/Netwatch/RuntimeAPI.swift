@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// What netwatch asks the container runtime: Docker's Engine API or Podman's
 /// Docker-compatible one. Paths carry no version prefix, so both answer at their
@@ -16,6 +17,8 @@ final class RuntimeAPI: Sendable {
     static let maxInspectsInFlight = 10
     /// Events not yet taken by the consumer before the stream gives up (it resubscribes and lists again).
     static let eventBacklog = 1024
+    /// Images whose labels are remembered; the cache starts over when it is full.
+    static let imageCacheLimit = 1024
     /// What can change whether a container runs, or on which networks: `died` is
     /// older Podman's `die`, `remove` Podman's `destroy`. Podman may send no `stop`
     /// at all (when the stop timeout ends in a kill): `die` is the one to rely on.
@@ -23,6 +26,8 @@ final class RuntimeAPI: Sendable {
 
     private let http: UnixHTTPClient
     private let logger: Logger
+    /// Image id → its own labels. An id names fixed content, so its labels never change.
+    private let imageLabelCache = Mutex<[String: [String: String]]>([:])
 
     init(connect: @escaping @Sendable () throws -> Int32, group: any EventLoopGroup, logger: Logger) {
         http = UnixHTTPClient(connect: connect, group: group)
@@ -30,7 +35,8 @@ final class RuntimeAPI: Sendable {
     }
 
     /// Running containers on `network` (by name) whose label `label` is "true" (in any case).
-    func listContainers(network: String, label: String) async throws -> [WatchedContainer] {
+    /// `imageLabels`: also look up each one's image labels (see `LabelTrust`).
+    func listContainers(network: String, label: String, imageLabels: Bool) async throws -> [WatchedContainer] {
         // The label filter only asks for the key: Docker compares values exactly,
         // and "True" must count too.
         let query = Self.filters(["status": ["running"], "label": [label]])
@@ -48,12 +54,41 @@ final class RuntimeAPI: Sendable {
             }
             return found
         }
-        return inspected.compactMap { watched($0, network: network, label: label) }.sorted { $0.name < $1.name }
+        var containers: [WatchedContainer] = []
+        for found in inspected.compactMap({ watched($0, network: network, label: label) }) {
+            containers.append(imageLabels ? try await withImageLabels(found) : found)
+        }
+        return containers.sorted { $0.name < $1.name }
     }
 
     /// One container, as `listContainers` would report it; nil when it is gone or not watched.
-    func container(id: String, network: String, label: String) async throws -> WatchedContainer? {
-        try await inspect(id).flatMap { watched($0, network: network, label: label) }
+    func container(id: String, network: String, label: String, imageLabels: Bool) async throws -> WatchedContainer? {
+        guard let found = try await inspect(id).flatMap({ watched($0, network: network, label: label) }) else { return nil }
+        return imageLabels ? try await withImageLabels(found) : found
+    }
+
+    /// The container with its image's own labels, or nil ones when the image cannot be
+    /// inspected any more (its labels then count as untrusted).
+    private func withImageLabels(_ container: WatchedContainer) async throws -> WatchedContainer {
+        var container = container
+        let image = container.image
+        if let cached = imageLabelCache.withLock({ $0[image] }) {
+            container.imageLabels = cached
+            return container
+        }
+        guard !image.isEmpty else { return container }
+        let path = "/images/\(image.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? image)/json"
+        do {
+            let labels = try await decode(RuntimeJSON.Image.self, path, limit: Self.inspectLimit).config?.labels ?? [:]
+            imageLabelCache.withLock { cache in
+                if cache.count >= Self.imageCacheLimit { cache.removeAll() }
+                cache[image] = labels
+            }
+            container.imageLabels = labels
+        } catch RuntimeAPIError.http(_, 404, _, _) {
+            logger.debug("image gone", metadata: ["container": "\(container.name)", "image": "\(image)"])
+        }
+        return container
     }
 
     /// Container lifecycle events, until the connection drops (then the stream

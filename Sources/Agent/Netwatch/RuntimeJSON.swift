@@ -11,6 +11,8 @@ enum RuntimeJSON {
     struct Inspect: Decodable {
         var id: String
         var name: String
+        /// The image's id ("sha256:..." from Docker and Podman alike).
+        var image: String?
         var state: State?
         var config: Config?
         var networkSettings: NetworkSettings?
@@ -41,9 +43,15 @@ enum RuntimeJSON {
         struct Binding: Decodable {}
 
         enum CodingKeys: String, CodingKey {
-            case id = "Id", name = "Name", state = "State", config = "Config"
+            case id = "Id", name = "Name", image = "Image", state = "State", config = "Config"
             case networkSettings = "NetworkSettings", hostConfig = "HostConfig"
         }
+    }
+
+    /// `GET /images/{id}/json`: only its labels.
+    struct Image: Decodable {
+        var config: Inspect.Config?
+        enum CodingKeys: String, CodingKey { case config = "Config" }
     }
 
     /// One object of `GET /events`. Newer APIs dropped `status`/`id`; older
@@ -95,6 +103,8 @@ extension RuntimeJSON.Inspect {
             name: name.hasPrefix("/") ? String(name.dropFirst()) : name,
             ipv4: address.isEmpty ? nil : address,
             labels: labels,
+            image: image ?? "",
+            imageLabels: nil,
             publishedPorts: publishedPorts)
     }
 

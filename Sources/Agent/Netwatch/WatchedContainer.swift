@@ -6,7 +6,12 @@ struct WatchedContainer: Sendable, Equatable {
     var name: String
     /// IPv4 address on the watched network, nil if it has none there.
     var ipv4: String?
+    /// Labels as the runtime reports them: the image's and the container's own, merged.
     var labels: [String: String]
+    /// Image id, for logs and to look up `imageLabels`.
+    var image: String
+    /// The image's own labels; nil when the image could not be inspected (or was not asked for).
+    var imageLabels: [String: String]?
     /// Ports published to the host, sorted, without duplicates.
     var publishedPorts: [PublishedPort]
 }

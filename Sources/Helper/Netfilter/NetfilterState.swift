@@ -11,6 +11,8 @@ final class NetfilterState {
 
     private let executor: NetfilterExecutor
     private let settings: NetwatchSection
+    /// `netwatch.dnat_allowed_ports`, parsed once (nil: any port).
+    private let dnatAllowance: [PortRange]?
     private let logger: Logger
     private var staged: [ContainerKey: [ContainerRule]] = [:]
     private var stagedRules = 0
@@ -21,6 +23,7 @@ final class NetfilterState {
 
     init(executor: NetfilterExecutor, settings: NetwatchSection, logger: Logger) {
         self.executor = executor; self.settings = settings; self.logger = logger
+        dnatAllowance = settings.dnatAllowance
     }
 
     /// A new agent session starts with nothing staged.
@@ -32,6 +35,10 @@ final class NetfilterState {
                 if case .mark(_, _, _, let mark) = rule, mark != settings.publishedPortMark {
                     discard()
                     throw Refusal(.policyRefused, "container \(set.key): mark \(mark) is not netwatch.iptables_mangle_mark_published_ports (\(settings.iptablesMangleMarkPublishedPorts.isEmpty ? "disabled" : settings.iptablesMangleMarkPublishedPorts)); the staged batch is discarded")
+                }
+                if let refused = disallowedDNAT(rule) {
+                    discard()
+                    throw Refusal(.policyRefused, "container \(set.key): \(refused) is not in netwatch.dnat_allowed_ports [\(settings.dnatAllowedPorts?.joined(separator: ", ") ?? "")]; the staged batch is discarded")
                 }
             }
             stagedRules += set.rules.count - (staged[set.key]?.count ?? 0)
@@ -87,6 +94,17 @@ final class NetfilterState {
     }
 
     private func discard() { staged = [:]; stagedRules = 0 }
+
+    /// The port a DNAT rule (or the FORWARD accept that goes with it) would open
+    /// when the allow-list does not cover it; nil when it may, or the rule is no DNAT.
+    private func disallowedDNAT(_ rule: ContainerRule) -> String? {
+        guard let allowance = dnatAllowance else { return nil }
+        switch rule {
+        case .dnat(let p, let port, _, _): return allowance.allows(port, p) ? nil : "DNAT port \(port)/\(p)"
+        case .forward(let p, _, let port): return allowance.allows(port, p) ? nil : "FORWARD accept of port \(port)/\(p)"
+        case .mark: return nil
+        }
+    }
 
     private func snapshot() throws(Refusal) -> [NetfilterLayout.Table: IptablesSnapshot] {
         let result = try run(.save)
