@@ -77,11 +77,16 @@ struct NetwatchService: Service {
         let warmup = ReversePathWarmup(group: group, logger: logger)
         var known = Set<String>()
         var reported = Set<String>()
+        // The periodic full pass keeps its own clock: a steady stream of events (each
+        // answered by an incremental pass) must not postpone the repair of a flush.
+        var nextFull = ContinuousClock.now + verify
         while !Task.isCancelled {
-            await signal.wait(timeout: verify)
+            await signal.wait(timeout: max(.zero, nextFull - ContinuousClock.now))
             try? await Task.sleep(for: debounce)
             if Task.isCancelled { return }
-            let (full, ids) = await signal.take()
+            var (full, ids) = await signal.take()
+            if ContinuousClock.now >= nextFull { full = true }
+            if full { nextFull = ContinuousClock.now + verify }
             do {
                 known = try await reconcile(
                     runtime, full: full || ids.count > Self.incrementalLimit, ids: ids, known: known, reported: &reported, warmup: warmup)
