@@ -13,28 +13,24 @@ import Glibc
 enum AgentSandbox {
     /// Syscalls allowed with any arguments.
     static let allowed: [String] = [
-        // I/O on fds: sockets, the IPC channel, files, pipes, eventfds.
-        "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "fcntl", "dup", "dup2", "dup3",
-        "pipe2", "eventfd2", "fsync", "fdatasync", "ftruncate",
-        // Readiness: NIO's epoll loop and timerfd, libssh's poll, the accept and helper-link threads.
-        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
-        "timerfd_create", "timerfd_settime", "timerfd_gettime",
-        // Sockets (socket() is filtered by family below): clients, upstreams, SSH, DNS, ssh-agent.
-        "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
-        "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "socketpair",
-        // Files: audit log (reopened on SIGHUP), rules, keys, known_hosts, resolver and NSS files, /proc/self.
-        "openat", "open", "newfstatat", "fstat", "stat", "lstat", "statx", "readlink", "readlinkat", "access", "faccessat",
-        "faccessat2", "getdents64", "getcwd", "unlink", "unlinkat", "chmod", "fchmod", "fchmodat", "umask",
-        // Threads and their runtime: locks, TLS, names are set through prctl (filtered below).
-        "futex", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "sched_yield", "sched_getaffinity",
-        "madvise", "membarrier", "setpriority", "getpriority",
-        // Signals: ServiceLifecycle and Dispatch signal sources (signalfd), netwatch's script children.
-        "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "sigaltstack", "signalfd4", "wait4", "waitid",
+        // I/O on fds it holds: sockets, the IPC channel, the audit file, eventfds, stdout.
+        "read", "write", "writev", "lseek", "close", "fcntl", "eventfd2",
+        // Readiness: NIO's epoll loops and timers, libssh's poll (ppoll, epoll_pwait: arm64).
+        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "timerfd_create", "timerfd_settime",
+        // Sockets (socket() is filtered by family below): clients, upstreams, SSH, ssh-agent, DNS.
+        "bind", "listen", "accept4", "connect", "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
+        "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
+        // Files: the audit file (reopened on SIGHUP), keys, known_hosts, resolver and NSS files;
+        // the socket the agent binds itself (ssh). unlinkat, fchmodat, faccessat, fstat: arm64.
+        "openat", "newfstatat", "fstat", "access", "faccessat", "unlink", "unlinkat", "chmod", "fchmodat",
+        // Threads (clone is filtered below) and their runtime: locks, TLS, Dispatch's QoS.
+        "futex", "set_robust_list", "rseq", "sched_yield", "setpriority",
+        // Signals: ServiceLifecycle's and Dispatch's signal sources; reaping netwatch's scripts.
+        "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "signalfd4", "wait4",
         // Time, memory, identity.
-        "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday",
-        "brk", "mmap", "munmap", "mremap", "mprotect", "getrandom",
-        "getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups",
-        "uname", "sysinfo", "getrlimit", "prlimit64", "getrusage", "restart_syscall",
+        "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday",
+        "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "getrandom",
+        "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname", "restart_syscall",
         // Ending.
         "exit", "exit_group",
     ]
@@ -43,12 +39,9 @@ enum AgentSandbox {
     /// reads the host's addresses to sort several results).
     static let socketFamilies: [(Int32, String)] = [(AF_UNIX, "AF_UNIX"), (AF_INET, "AF_INET"), (AF_INET6, "AF_INET6")]
 
-    /// ioctl() only for these requests: what libc and NIO ask of a socket or a terminal.
-    /// Never TIOCSTI and the like, which could write into a terminal the agent inherited.
-    static let ioctlRequests: [(UInt, String)] = [
-        (UInt(TCGETS), "TCGETS"), (UInt(TIOCGWINSZ), "TIOCGWINSZ"), (UInt(FIONREAD), "FIONREAD"), (UInt(FIONBIO), "FIONBIO"),
-        (UInt(FIOCLEX), "FIOCLEX"),
-    ]
+    /// ioctl() only for these requests: libc's isatty() on stdout. Never TIOCSTI and the
+    /// like, which could type into a terminal the agent inherited.
+    static let ioctlRequests: [(UInt, String)] = [(UInt(TCGETS), "TCGETS")]
 
     /// clone() flags that must be exactly CLONE_THREAD under this mask: new threads,
     /// never a new process and never a new namespace.

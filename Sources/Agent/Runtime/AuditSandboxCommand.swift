@@ -32,11 +32,12 @@ struct AuditSandboxCommand: ParsableCommand {
         let started = DispatchSemaphore(value: 0)
         worker.async { started.signal() }
         started.wait()
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").sorted()  // getdents64: not allowed after
         try AgentSandbox.install()
         print("seccomp filter installed (default action: kill process)")
         var ok = true
         print("tid\tSeccomp\tNoNewPrivs")
-        for tid in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").sorted() {
+        for tid in threads {
             let status = try String(contentsOfFile: "/proc/self/task/\(tid)/status", encoding: .utf8)
             let field = { (name: String) in
                 status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) } ?? "?"
