@@ -15,8 +15,9 @@ enum AgentSandbox {
     static let allowed: [String] = [
         // I/O on fds it holds: sockets, the IPC channel, the audit file, eventfds, stdout.
         "read", "write", "writev", "lseek", "close", "fcntl", "eventfd2",
-        // Readiness: NIO's epoll loops and timers, libssh's poll (ppoll, epoll_pwait: arm64).
-        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "timerfd_create", "timerfd_settime",
+        // Readiness: NIO's epoll loops and timers, libssh's poll, and the select() of the thread
+        // through which Foundation's Process learns that netwatch's scripts ended.
+        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "pselect6", "timerfd_create", "timerfd_settime",
         // Sockets (socket() is filtered by family below): clients, upstreams, SSH, ssh-agent, DNS.
         "bind", "listen", "accept4", "connect", "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
         "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
