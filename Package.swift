@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "SecretScan", "DockerStream", "CSSH",
+            "IPC", "Config", "Runtime", "CProcess", "CSeccomp", "SecretScan", "DockerStream", "CSSH",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

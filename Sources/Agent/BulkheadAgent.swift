@@ -21,7 +21,11 @@ struct BulkheadAgent: AsyncParsableCommand {
               ssh check    verify a remote: SSH, host key, authentication, daemon version
               ssh proxy    run the ssh service alone, on your own socket, without the helper
               netwatch plan  print the rules the running containers would produce
+              audit-sandbox  install the agent's seccomp filter and report every thread
+
+            Every subcommand but `audit rules` runs under the agent's seccomp filter
+            (security/syscalls.md) before it reads any input.
             """,
-        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self],
+        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self],
         defaultSubcommand: RunAgent.self)
 }

@@ -31,7 +31,17 @@ struct RunAgent: AsyncParsableCommand {
         let logger = Logger(label: "agent")
 
         let fdLimit = FileDescriptorLimit.raiseToHard()
+        // The filter goes on before any service starts, so before any byte from a client,
+        // a daemon or an SSH server is read. No process can be started under it: netwatch's
+        // scripts are started first.
+        let scripts = config.enabledNetwatch.map { NetwatchScripts(settings: $0, logger: Logger(label: "netwatch")) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        do {
+            try AgentSandbox.apply(enabled: config.agent.seccomp, signalable: scripts?.pids ?? [], logger: logger)
+        } catch {
+            logger.critical("cannot install the seccomp filter", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
         ]
@@ -45,8 +55,8 @@ struct RunAgent: AsyncParsableCommand {
         if !remotes.isEmpty {
             services.append(.init(service: SSHService(remotes: remotes, helper: helper, group: group, logger: Logger(label: "ssh"))))
         }
-        if let netwatch = config.enabledNetwatch {
-            services.append(.init(service: NetwatchService(settings: netwatch, helper: helper, group: group, logger: Logger(label: "netwatch"))))
+        if let netwatch = config.enabledNetwatch, let scripts {
+            services.append(.init(service: NetwatchService(settings: netwatch, scripts: scripts, helper: helper, group: group, logger: Logger(label: "netwatch"))))
         }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }]

@@ -89,13 +89,15 @@ public struct AgentSection: Codable, Equatable, Sendable {
     public var path: String
     /// Longest wait between restarts of an agent that keeps dying, in seconds.
     public var restartBackoffMax: Double
+    /// The agent's seccomp filter; false only to diagnose a SIGSYS (logged loudly).
+    public var seccomp: Bool
 
-    public init(user: String = "bulkhead", path: String = "", restartBackoffMax: Double = 30) {
-        self.user = user; self.path = path; self.restartBackoffMax = restartBackoffMax
+    public init(user: String = "bulkhead", path: String = "", restartBackoffMax: Double = 30, seccomp: Bool = true) {
+        self.user = user; self.path = path; self.restartBackoffMax = restartBackoffMax; self.seccomp = seccomp
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case user, path, restartBackoffMax = "restart_backoff_max"
+        case user, path, restartBackoffMax = "restart_backoff_max", seccomp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -103,6 +105,7 @@ public struct AgentSection: Codable, Equatable, Sendable {
         user = try c.decodeIfPresent(String.self, forKey: .user) ?? "bulkhead"
         path = try c.decodeIfPresent(String.self, forKey: .path) ?? ""
         restartBackoffMax = try c.decodeIfPresent(Double.self, forKey: .restartBackoffMax) ?? 30
+        seccomp = try c.decodeIfPresent(Bool.self, forKey: .seccomp) ?? true
     }
 }
 

@@ -72,6 +72,7 @@ struct AuditScanCommand: ParsableCommand {
         let fd: Int32 = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { printError("cannot open \(file): \(String(cString: strerror(errno)))"); throw ExitCode(2) }
         defer { if fd != 0 { close(fd) } }
+        try AgentSandbox.install()  // the input may be anything a container wrote
 
         let scanner = SecretStream(ruleSet: ruleSet)
         let lines = LineIndex()

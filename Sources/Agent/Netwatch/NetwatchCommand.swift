@@ -66,6 +66,7 @@ struct NetwatchPlanCommand: AsyncParsableCommand {
             guard fd >= 0 else { throw ValidationError("cannot connect to \(socket): \(String(cString: strerror(errno)))") }
             return fd
         }, group: group, logger: Logger(label: "netwatch"))
+        try AgentSandbox.install()
         let containers = try await runtime.listContainers(
             network: settings.watchNetwork, label: settings.watchContainerLabel, imageLabels: !settings.trustImageLabels)
         let desired = DesiredRules.compute(containers, settings: settings)

@@ -6,26 +6,72 @@ import Logging
 /// run as the agent's own account, with no capability: whatever they need beyond
 /// that must be granted by whoever starts Bulkhead (e.g. systemd ExecStartPre=),
 /// or declared in netwatch.policy_routing instead. Never run by the helper.
-enum NetwatchScripts {
-    static func run(_ path: String, phase: String, settings: NetwatchSection, logger: Logger) {
-        guard !path.isEmpty else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+///
+/// The agent's seccomp filter forbids starting processes, and a filter would also
+/// bind every program the scripts run. So both are started before it is installed:
+/// the start-up script at once, the shutdown script held by `/bin/sh` until it is
+/// released with "run" on its stdin. If the agent dies first, that stdin ends and
+/// the shell exits without running it, as a killed agent never ran it before either.
+final class NetwatchScripts: Sendable {
+    private let startup: ScriptRun?
+    private let shutdown: ScriptRun?
+    private let logger: Logger
+
+    /// Call before the filter: starts the start-up script and the held shutdown script.
+    init(settings: NetwatchSection, logger: Logger) {
         var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         let values = [settings.runtimeAPI, settings.watchNetwork, settings.watchContainerLabel, settings.iptablesMangleMarkPublishedPorts,
                       settings.iptablesDnatPortsLabel, settings.startupScript, settings.shutdownScript]
         for ((variable, _), value) in zip(NetwatchSection.seedEnvironment, values) { environment[variable] = value }
+        self.logger = logger
+        startup = ScriptRun.start(settings.startupScript, phase: "startup", held: false, environment: environment, logger: logger)
+        shutdown = ScriptRun.start(settings.shutdownScript, phase: "shutdown", held: true, environment: environment, logger: logger)
+    }
+
+    /// The processes the filtered agent may still signal (to stop a script that hangs).
+    var pids: [pid_t] { [startup, shutdown].compactMap { $0?.process.processIdentifier } }
+
+    func finishStartup() { startup?.finish(release: false, logger: logger) }
+    func runShutdown() { shutdown?.finish(release: true, logger: logger) }
+}
+
+private struct ScriptRun: @unchecked Sendable {  // Process: used from one task at a time
+    let process: Process
+    let input: Pipe
+    let output: Pipe
+    let path: String
+    let phase: String
+
+    static let holdUntilRun = #"read -r go && [ "$go" = run ] && exec "$0""#
+
+    static func start(_ path: String, phase: String, held: Bool, environment: [String: String], logger: Logger) -> ScriptRun? {
+        guard !path.isEmpty else { return nil }
+        guard access(path, X_OK) == 0 else {
+            logger.error("\(phase) script cannot start", metadata: ["script": "\(path)", "error": "\(String(cString: strerror(errno)))"])
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: held ? "/bin/sh" : path)
+        if held { process.arguments = ["-c", holdUntilRun, path] }
         process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let run = ScriptRun(process: process, input: Pipe(), output: Pipe(), path: path, phase: phase)
+        process.standardInput = run.input
+        process.standardOutput = run.output
+        process.standardError = run.output
         do {
             try process.run()
         } catch {
             logger.error("\(phase) script cannot start", metadata: ["script": "\(path)", "error": "\(error)"])
-            return
+            return nil
         }
-        // Bounded: a script that hangs is killed after 60 s; its output is capped.
+        return run
+    }
+
+    /// Waits for the script, bounded: one that hangs is stopped after 60 s; its output is capped.
+    func finish(release: Bool, logger: Logger) {
+        if release { input.fileHandleForWriting.write(Data("run\n".utf8)) }
+        try? input.fileHandleForWriting.close()
+        let process = self.process
         let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile().prefix(64 * 1024), as: UTF8.self)

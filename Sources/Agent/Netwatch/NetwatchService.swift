@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// stream, and every verify_interval (which also repairs a flush of the chains).
 struct NetwatchService: Service {
     let settings: NetwatchSection
+    /// Started before the agent's seccomp filter (see NetwatchScripts).
+    let scripts: NetwatchScripts
     let helper: HelperClient
     let group: any EventLoopGroup
     let logger: Logger
@@ -19,7 +21,7 @@ struct NetwatchService: Service {
     static let incrementalLimit = 32
 
     func run() async throws {
-        NetwatchScripts.run(settings.startupScript, phase: "startup", settings: settings, logger: logger)
+        scripts.finishStartup()
         if !settings.policyRouting.isEmpty {
             let summary = try helper.applyPolicyRouting()
             logger.notice("policy routing applied", metadata: ["summary": "\(summary)"])
@@ -46,7 +48,7 @@ struct NetwatchService: Service {
             await tasks.next()
             tasks.cancelAll()
         }
-        NetwatchScripts.run(settings.shutdownScript, phase: "shutdown", settings: settings, logger: logger)
+        scripts.runShutdown()
         logger.notice("stopped")
     }
 

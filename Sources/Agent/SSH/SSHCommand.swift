@@ -35,7 +35,9 @@ struct SSHCheckCommand: ParsableCommand {
 
     func run() throws {
         var failures = 0
-        for remote in try options.remotes(named: names) {
+        let remotes = try options.remotes(named: names)
+        try AgentSandbox.install()  // before the first byte from an SSH server
+        for remote in remotes {
             let target = SSHTarget(remote)
             print("remote \(remote.name): \(target.display) -> \(remote.remoteSocket)")
             do {
@@ -85,6 +87,7 @@ struct SSHProxyCommand: AsyncParsableCommand {
         LoggingSetup.bootstrap(json: false, identifier: "bulkhead-agent", level: logLevel)
         let logger = Logger(label: "ssh")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        try AgentSandbox.install()
         let service = SSHService(remotes: remotes, helper: nil, group: group, logger: logger)
         try await AgentServices.run([.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], group: group, logger: logger)
     }

@@ -24,7 +24,7 @@ int bh_unshare_user_namespace(void);
 int bh_accept(int listener);
 int bh_eventfd(void);
 
-/* prctl options the helper uses, re-exported with stable names. */
+/* prctl options the helper (and the agent's filter) use, re-exported with stable names. */
 enum {
     BH_PR_SET_NO_NEW_PRIVS = 38,
     BH_PR_SET_KEEPCAPS = 8,
@@ -32,6 +32,15 @@ enum {
     BH_PR_SET_PDEATHSIG = 1,
     BH_PR_CAPBSET_DROP = 24,
     BH_PR_SET_SECUREBITS = 28,
+    BH_PR_SET_NAME = 15,
+    BH_PR_GET_NAME = 16,
+};
+/* Values the agent's seccomp filter compares (sched.h hides CLONE_* without _GNU_SOURCE). */
+enum {
+    BH_CLONE_THREAD = 0x00010000,
+    /* CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET */
+    BH_CLONE_NEW_NAMESPACES = 0x7e020000,
+    BH_NETLINK_ROUTE = 0,
 };
 /* Drops all ambient capabilities. */
 int bh_clear_ambient(void);
