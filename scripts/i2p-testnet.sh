@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # i2p-testnet.sh up|down|status — a private I2P network for Bulkhead's i2p tests and bench.
 #
-#   up      Three real i2pd routers (Debian's i2pd 2.45.1) in the network namespace
-#           bh-i2p, on 198.18.99.1, .2 and .3 (netid 99, all floodfill, NTCP2 only on
-#           port 2100N, tunnels of length 0 or 1 only: three routers cannot build
-#           longer ones). Reached from the host through a veth pair:
+#   up      Four real i2pd routers (Debian's i2pd 2.45.1) in the network namespace
+#           bh-i2p, on 198.18.99.1 to .4 (netid 99, NTCP2 only, on port 2100N; use
+#           tunnels of length 0 or 1: so few routers cannot build longer ones).
+#           Reached from the host through a veth pair:
 #
 #             host: bh-i2p-h 198.18.99.254/24  <-->  bh-i2p-n (in bh-i2p):
-#                                                    198.18.99.1/24, .2/24, .3/24
+#                                                    198.18.99.1/24 ... .4/24
 #
-#             router N   SAM v3 on 198.18.99.N:7656 (every router)
-#             router 1   SOCKS proxy (socks4a/5, .i2p names) on 198.18.99.1:4447,
-#                        tunnels of length $BH_I2P_SOCKS_LENGTH (default 0), 2 each way
+#             routers 1-3  SAM v3 on 198.18.99.N:7656: the routers for destinations
+#             router 1     SOCKS proxy (socks4a/5, .i2p names) on 198.18.99.1:4447,
+#                          tunnels of length $BH_I2P_SOCKS_LENGTH (default 0), 2 each way
+#             router 4     the only floodfill; no SAM, no destination
+#
+#           Why a separate floodfill: in i2pd 2.45, a destination whose own router is a
+#           floodfill holding the peer's LeaseSet2 takes it from the router's netDb and
+#           re-parses it as a LeaseSet v1 (LeaseSet::PopulateLeases): "LeaseSet: Rncorrect
+#           number of leases", then garlic the peer cannot decrypt ("Flags/static section
+#           AEAD verification failed"), and streams never get an answer. With every router
+#           a floodfill, CONNECT and SOCKS succeeded but no byte ever came back.
 #
 #           A SAM STREAM FORWARD from the host makes i2pd 2.45 connect back to the
 #           address the SAM client came from, 198.18.99.254: listen there (or on 0.0.0.0).
@@ -66,7 +74,9 @@ NS_IF=bh-i2p-n
 NET=198.18.99
 PREFIX=$NET.0/24
 HOST_ADDR=$NET.254
-ROUTERS=(1 2 3)
+ROUTERS=(1 2 3 4)
+SAM_ROUTERS=(1 2 3)    # routers with a SAM bridge: destinations live there
+FLOODFILL=4            # the only floodfill (never a destination: see above)
 NETID=99
 SAM_PORT=7656
 SOCKS_ROUTER=1
@@ -84,6 +94,7 @@ r_port()    { echo "$((21000 + $1))"; }
 r_dir()     { echo "$I2P_STATE/r$1"; }
 r_pidfile() { echo "$I2P_RUN/r$1.pid"; }
 r_log()     { echo "$RUN_DIR/i2p-r$1.log"; }
+has_sam()   { [[ " ${SAM_ROUTERS[*]} " == *" $1 "* ]]; }
 nsx()       { ip netns exec "$NS" "$@"; }
 ns_exists() { ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$NS"; }
 
@@ -133,7 +144,7 @@ connected_peers() {
   nsx ss -Htn state established 2>/dev/null | awk -v net="$NET." -v me="$NET.$n" '
     { split($3, l, ":"); split($4, r, ":")
       if (l[1] == me && index(r[1], net) == 1 && r[1] != me &&
-          ((l[2] >= 21001 && l[2] <= 21003) || (r[2] >= 21001 && r[2] <= 21003))) {
+          ((l[2] > 21000 && l[2] < 21100) || (r[2] > 21000 && r[2] < 21100))) {
         sub(net, "", r[1]); seen[r[1]] = 1 } }
     END { for (p in seen) printf "%s ", p }'
 }
@@ -229,9 +240,11 @@ check_no_route_out() {
 }
 
 write_config() {
-  local n=$1 d socks_enabled=false
+  local n=$1 d socks_enabled=false sam_enabled=false floodfill=false
   d=$(r_dir "$n")
   [ "$n" = "$SOCKS_ROUTER" ] && socks_enabled=true
+  [ "$n" = "$FLOODFILL" ] && floodfill=true
+  has_sam "$n" && sam_enabled=true
   install -d -m 0700 -o "$ROUTER_USER" -g "$ROUTER_USER" "$d"
   install -d -m 0755 -o root -g root "$d/tunnels.d"
   : >"$d/tunnels.conf"
@@ -245,7 +258,7 @@ address4 = $(r_addr "$n")
 port = $(r_port "$n")
 netid = $NETID
 reservedrange = false
-floodfill = true
+floodfill = $floodfill
 bandwidth = X
 notransit = false
 
@@ -272,7 +285,7 @@ inbound.quantity = 2
 outbound.quantity = 2
 outproxy.enabled = false
 [sam]
-enabled = true
+enabled = $sam_enabled
 address = $(r_addr "$n")
 port = $SAM_PORT
 [bob]
@@ -315,6 +328,9 @@ profiles = false
 [meshnets]
 yggdrasil = false
 EOF
+  # A changed config (say floodfill or not) changes the router.info the others get seeded
+  # with: make_keys refreshes it first.
+  cmp -s "$d/i2pd.conf.new" "$d/i2pd.conf" || rm -f "$d/router.info"
   mv "$d/i2pd.conf.new" "$d/i2pd.conf"
 }
 
@@ -356,15 +372,15 @@ stop_routers() {
   for n in "${ROUTERS[@]}"; do rm -f "$(r_pidfile "$n")"; done
 }
 
-# First `up` (or after the keys were removed): start each router once for its keys and
-# router.info, then stop it.
+# First `up` (or after the keys were removed, or the config changed): start each router
+# once for its keys and a router.info that matches its config, then stop it.
 make_keys() {
   local n todo=()
   for n in "${ROUTERS[@]}"; do
     [ -s "$(r_dir "$n")/router.keys" ] && [ -s "$(r_dir "$n")/router.info" ] || todo+=("$n")
   done
   [ "${#todo[@]}" -eq 0 ] && return 0
-  log "first start of router(s) ${todo[*]}: making keys and router.info"
+  log "first start of router(s) ${todo[*]} (new, or new config): making keys and router.info"
   for n in "${todo[@]}"; do rm -f "$(r_dir "$n")/router.info"; start_router "$n"; done
   local deadline=$((SECONDS + KEYGEN_TIMEOUT)) done_all
   while :; do
@@ -394,6 +410,10 @@ EOF
 
 seed_netdbs() {
   local n m h f dst
+  # Only the current routers, as they are now: nothing stale (old caps, old identities).
+  for n in "${ROUTERS[@]}"; do
+    find "$(r_dir "$n")/netDb" -name 'routerInfo-*.dat' -delete 2>/dev/null || true
+  done
   for n in "${ROUTERS[@]}"; do
     f=$(r_dir "$n")/router.info
     h=$(ri_hash "$f")
@@ -423,10 +443,14 @@ wait_ready() {
       local known peers
       known=$(netdb_count "$n")
       peers=$(connected_peers "$n")
-      if [ -z "${sam_ok[$n]:-}" ]; then
+      if ! has_sam "$n"; then
+        sam_ok[$n]=none; session_ok[$n]=none
+      elif [ -z "${sam_ok[$n]:-}" ]; then
         case $(sam_hello "$(r_addr "$n")" || true) in "HELLO REPLY RESULT=OK"*) sam_ok[$n]=ok ;; esac
       fi
-      if [ -n "$quick" ]; then
+      if ! has_sam "$n"; then
+        :
+      elif [ -n "$quick" ]; then
         session_ok[$n]=skipped; echo skipped >"$I2P_RUN/probe-r$n.ok"
       elif [ -n "${sam_ok[$n]:-}" ] && [ -z "${session_ok[$n]:-}" ]; then
         if [ -s "$I2P_RUN/probe-r$n.ok" ]; then
@@ -441,8 +465,12 @@ wait_ready() {
         fi
       fi
       line+=" r$n: sam=${sam_ok[$n]:-no} session=${session_ok[$n]:-no} netDb=$known peers=[${peers% }]"
-      if [ -z "${sam_ok[$n]:-}" ] || [ -z "${session_ok[$n]:-}" ] || [ "$known" -lt 2 ] ||
-         [ "$(wc -w <<<"$peers")" -lt 2 ]; then
+      # Every router knows all the others; the floodfill is connected to every router
+      # (each publishes its RouterInfo there); the others need no connection yet.
+      if [ -z "${sam_ok[$n]:-}" ] || [ -z "${session_ok[$n]:-}" ] ||
+         [ "$known" -lt "$((${#ROUTERS[@]} - 1))" ] ||
+         { [ "$n" = "$FLOODFILL" ] && [ "$(wc -w <<<"$peers")" -lt "$((${#ROUTERS[@]} - 1))" ]; } ||
+         { [ "$n" != "$FLOODFILL" ] && [[ " $peers" != *" $FLOODFILL "* ]]; }; then
         all=0
       fi
     done
@@ -450,14 +478,14 @@ wait_ready() {
       if [ -n "$quick" ]; then
         log "ready (no session probe: the routers were running):$line"
       else
-        log "ready after $((SECONDS - t0))s (SAM session creation took$(for n in "${ROUTERS[@]}"; do printf ' %s' "$(cat "$I2P_RUN/probe-r$n.ok")"; done) s):$line"
+        log "ready after $((SECONDS - t0))s (SAM session creation took$(for n in "${SAM_ROUTERS[@]}"; do printf ' %s' "$(cat "$I2P_RUN/probe-r$n.ok")"; done) s):$line"
       fi
       rm -f "$I2P_RUN"/probe-r*
       return 0
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       log_tails
-      for n in "${ROUTERS[@]}"; do
+      for n in "${SAM_ROUTERS[@]}"; do
         [ -s "$I2P_RUN/probe-r$n.out" ] && log "router $n session probe answered: $(cat "$I2P_RUN/probe-r$n.out")"
       done
       die "not ready within ${UP_TIMEOUT}s:$line"
@@ -474,7 +502,7 @@ write_env() {
   {
     echo "# Written by scripts/i2p-testnet.sh up"
     local n
-    for n in "${ROUTERS[@]}"; do echo "BH_I2P_SAM$n=$(r_addr "$n"):$SAM_PORT"; done
+    for n in "${SAM_ROUTERS[@]}"; do echo "BH_I2P_SAM$n=$(r_addr "$n"):$SAM_PORT"; done
     echo "BH_I2P_SOCKS=$(r_addr "$SOCKS_ROUTER"):$SOCKS_PORT"
     echo "BH_I2P_HOST_ADDR=$HOST_ADDR"
     echo "BH_I2P_NETNS=$NS"
@@ -485,7 +513,7 @@ print_summary() {
   local n
   log "---------------------------------------------------------------- summary"
   for n in "${ROUTERS[@]}"; do
-    log "router $n: pid $(router_pid "$n"), SAM $(r_addr "$n"):$SAM_PORT, NTCP2 $(r_addr "$n"):$(r_port "$n")$([ "$n" = "$SOCKS_ROUTER" ] && echo ", SOCKS $(r_addr "$n"):$SOCKS_PORT (tunnel length $SOCKS_LENGTH)"), datadir $(r_dir "$n"), log $(r_log "$n")"
+    log "router $n: pid $(router_pid "$n"), $(has_sam "$n" && echo "SAM $(r_addr "$n"):$SAM_PORT" || echo "floodfill, no SAM"), NTCP2 $(r_addr "$n"):$(r_port "$n")$([ "$n" = "$SOCKS_ROUTER" ] && echo ", SOCKS $(r_addr "$n"):$SOCKS_PORT (tunnel length $SOCKS_LENGTH)"), datadir $(r_dir "$n"), log $(r_log "$n")"
   done
   log "host side: $HOST_IF $HOST_ADDR/24 (SAM FORWARD targets listen here); netns $NS has no default route"
   log "variables: $ENV_FILE"
@@ -552,11 +580,16 @@ cmd_status() {
     if [ -z "$pid" ]; then
       log "router $n: DOWN (log $(r_log "$n"))"; ok=1; continue
     fi
-    hello=$(sam_hello "$(r_addr "$n")" || true)
     peers=$(connected_peers "$n")
-    log "router $n: RUNNING pid $pid, SAM $(r_addr "$n"):$SAM_PORT: ${hello:-no answer}; netDb $(netdb_count "$n") routers; connected to [${peers% }]"
-    case $hello in "HELLO REPLY RESULT=OK"*) ;; *) ok=1 ;; esac
-    [ "$(netdb_count "$n")" -ge 2 ] || ok=1
+    if has_sam "$n"; then
+      hello=$(sam_hello "$(r_addr "$n")" || true)
+      hello="SAM $(r_addr "$n"):$SAM_PORT: ${hello:-no answer}"
+      case $hello in *"HELLO REPLY RESULT=OK"*) ;; *) ok=1 ;; esac
+    else
+      hello="floodfill, no SAM"
+    fi
+    log "router $n: RUNNING pid $pid, $hello; netDb $(netdb_count "$n") routers; connected to [${peers% }]"
+    [ "$(netdb_count "$n")" -ge "$((${#ROUTERS[@]} - 1))" ] || ok=1
   done
   if port_open "$(r_addr "$SOCKS_ROUTER")" "$SOCKS_PORT"; then
     log "SOCKS: $(r_addr "$SOCKS_ROUTER"):$SOCKS_PORT open"
