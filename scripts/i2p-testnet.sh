@@ -96,7 +96,8 @@ r_pidfile() { echo "$I2P_RUN/r$1.pid"; }
 r_log()     { echo "$RUN_DIR/i2p-r$1.log"; }
 has_sam()   { [[ " ${SAM_ROUTERS[*]} " == *" $1 "* ]]; }
 nsx()       { ip netns exec "$NS" "$@"; }
-ns_exists() { ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$NS"; }
+# (No `cmd | grep -q` here: with pipefail, grep exiting early can fail the pipeline.)
+ns_exists() { [ -n "$(ip netns list 2>/dev/null | awk -v n="$NS" '$1 == n')" ]; }
 
 # ---------------------------------------------------------------- helpers
 
@@ -107,11 +108,11 @@ router_pid() {
   local n=$1 pid
   pid=$(read_pid "$(r_pidfile "$n")")
   if pid_alive "$pid" && [ "$(proc_comm "$pid")" = i2pd ] &&
-     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--datadir=$(r_dir "$n") "; then
+     [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"--datadir=$(r_dir "$n") "* ]]; then
     echo "$pid"; return 0
   fi
   ps -eo pid=,stat=,args= | awk -v d="--datadir=$(r_dir "$n")" '
-    $2 !~ /^Z/ && $3 == "'"$I2PD"'" { for (i = 4; i <= NF; i++) if ($i == d) { print $1; exit } }'
+    $2 !~ /^Z/ && $3 == "'"$I2PD"'" && !found { for (i = 4; i <= NF; i++) if ($i == d) { print $1; found = 1 } }'
 }
 
 # sam_hello ADDR — the SAM bridge's answer to HELLO (one line), within 5 s.
@@ -195,11 +196,11 @@ setup_netns() {
     ip link add "$HOST_IF" type veth peer name "$NS_IF" netns "$NS"
   fi
   sysctl -qw "net.ipv6.conf.$HOST_IF.disable_ipv6=1"
-  ip -4 addr show dev "$HOST_IF" | grep -q "inet $HOST_ADDR/24" || ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
+  [[ "$(ip -4 addr show dev "$HOST_IF")" == *"inet $HOST_ADDR/24 "* ]] || ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
   ip link set "$HOST_IF" up
   local n
   for n in "${ROUTERS[@]}"; do
-    nsx ip -4 addr show dev "$NS_IF" | grep -q "inet $(r_addr "$n")/24" || nsx ip addr add "$(r_addr "$n")/24" dev "$NS_IF"
+    [[ "$(nsx ip -4 addr show dev "$NS_IF")" == *"inet $(r_addr "$n")/24 "* ]] || nsx ip addr add "$(r_addr "$n")/24" dev "$NS_IF"
   done
   nsx ip link set "$NS_IF" up
   setup_guard
@@ -565,8 +566,9 @@ cmd_status() {
     log "netns $NS: absent"
     ok=1
   else
-    log "netns $NS: present; routes: $(nsx ip -4 route show | tr '\n' ';')  default route: $(nsx ip route show default | grep -q . && echo PRESENT || echo none)"
-    if nsx ip route show default | grep -q .; then ok=1; fi
+    local default_route; default_route=$(nsx ip route show default)
+    log "netns $NS: present; routes: $(nsx ip -4 route show | tr '\n' ';')  default route: ${default_route:-none}"
+    [ -z "$default_route" ] || ok=1
     log "guard (nft inet $GUARD_TABLE in $NS): dropped out $(guard_counter dropped_out || echo '?') packets, in $(guard_counter dropped_in || echo '?')"
     [ -n "$(guard_counter dropped_out)" ] || { log "guard table missing"; ok=1; }
   fi

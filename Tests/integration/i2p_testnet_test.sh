@@ -39,7 +39,7 @@ router_pids() { ps -eo pid=,args= | awk -v d="--datadir=$STATE/r" '$2 == "/usr/s
 echo "--- $TESTNET down; up"
 check "down" with_timeout 60 "$TESTNET" down
 check_eq "no router after down" "" "$(router_pids)"
-check "no namespace after down" bash -c "! ip netns list | grep -qw $NS"
+check_eq "no namespace after down" "" "$(ip netns list | awk -v n="$NS" '$1 == n')"
 t0=$(now)
 with_timeout 240 "$TESTNET" up >"$WORK/up.log" 2>&1
 rc=$?
