@@ -3,7 +3,9 @@
 #
 #   up      Four real i2pd routers (Debian's i2pd 2.45.1) in the network namespace
 #           bh-i2p, on 198.18.99.1 to .4 (netid 99, NTCP2 only, on port 2100N; use
-#           tunnels of length 0 or 1: so few routers cannot build longer ones).
+#           tunnels of length 0 or 1: so few routers cannot build longer ones; 1-hop
+#           tunnels did not become ready in the first 2 minutes after `up` in 3 runs of
+#           3, and worked in every run made later; zero-hop ones work at once).
 #           Reached from the host through a veth pair:
 #
 #             host: bh-i2p-h 198.18.99.254/24  <-->  bh-i2p-n (in bh-i2p):
@@ -28,9 +30,10 @@
 #           rewritten on every `up`), log /run/bulkhead-test/i2p-rN.log, pid file
 #           /run/bulkhead-test/i2p/rN.pid. On the first `up` each router is started once
 #           to make its keys and router.info; every `up` then copies each router's
-#           router.info into the other two routers' netDb (reseeding is disabled).
-#           `up` returns when every router answers SAM, knows the other two, has an
-#           NTCP2 connection to each of them, and creates a SAM session; it prints
+#           router.info into the other routers' netDb (reseeding is disabled).
+#           `up` returns when every router knows all the others and has an NTCP2
+#           connection to the floodfill, and routers 1-3 answer SAM and create a SAM
+#           session (about 20 s: i2pd 2.45 checks a new session every 20 s); it prints
 #           progress, and fails after $BH_I2P_UP_TIMEOUT s (default 180) with the
 #           routers' log tails. Also written: /run/bulkhead-test/i2p/testnet.env
 #           (shell variables BH_I2P_SAM1..3, BH_I2P_SOCKS, BH_I2P_HOST_ADDR).
@@ -428,8 +431,8 @@ seed_netdbs() {
   log "netDbs seeded with each other's router.info"
 }
 
-# wait_ready — SAM answers, the other two routers known and connected, a session can be
-# made; on every router. The session probes run in parallel: i2pd 2.45 checks a new SAM
+# wait_ready — every router knows all the others and is connected to the floodfill; on
+# routers 1-3, SAM answers and a session can be made. The session probes run in parallel: i2pd 2.45 checks a new SAM
 # session's tunnels every 20 s, so each takes about 20 s. Progress every 10 s.
 wait_ready() {
   local quick=${1:-}   # "quick": routers found running; no session probe
