@@ -20,6 +20,7 @@ STAGE = /run/bulkhead-test/bin
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
 	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), run all tests"
+	@echo "             (the i2p test starts a private I2P network: scripts/i2p-testnet.sh; make testenv-down stops all)"
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
 	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns)"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
@@ -55,7 +56,9 @@ run: install
 testenv-up: deps accounts
 	scripts/testenv.sh up
 
+# The private I2P network first: `testenv.sh down` empties /run/bulkhead-test (its pid files).
 testenv-down:
+	scripts/i2p-testnet.sh down
 	scripts/testenv.sh down
 
 unit-test: build testenv-up

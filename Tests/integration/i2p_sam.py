@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""i2p_sam.py — a tiny SAM v3 client (stdlib only) for Tests/integration/i2p_testnet_test.sh.
+
+    i2p_sam.py b32 PRIV            print the .b32.i2p address of a SAM private key string
+    i2p_sam.py scenario [options]  run the smoke scenario on the private network
+                                   (scripts/i2p-testnet.sh) and print "key value" lines
+
+The scenario, every wait bounded by --timeout:
+  1. three STREAM sessions are created in parallel (TRANSIENT, SIGNATURE_TYPE=7,
+     i2cp.leaseSetEncType=4,0, tunnels of --length hops, 2 each way): "echo" on
+     --sam-echo (it STREAM ACCEPTs and echoes), "client" on --sam-client, and "web" on
+     --sam-web, which STREAM FORWARDs (SILENT=true) to an HTTP server this script runs on
+     --listen (i2pd 2.45 connects back to the address the SAM client came from);
+  2. client STREAM CONNECTs to echo's .b32.i2p (retried while the LeaseSet is not found)
+     and exchanges a random message, which must come back byte for byte; the echo side must
+     see the client's destination;
+  3. through the SOCKS5 proxy --socks (another router), GET http://<web>.b32.i2p/ and check
+     the body (--body-size random bytes, sha256).
+Timings (seconds) are printed: session_*_s, echo_connect_s (CONNECT sent to STREAM STATUS
+OK), echo_first_byte_s (CONNECT sent to the first echoed byte), echo_round_trip_s (a
+second message on the open stream), socks_first_byte_s (SOCKS connect to the first HTTP
+byte), socks_fetch_s. Exit 0 only if every step worked; errors go to stderr and as
+"error_<step> ..." lines.
+"""
+import argparse
+import base64
+import hashlib
+import http.server
+import os
+import socket
+import sys
+import threading
+import time
+
+I2P_ALTCHARS = b"-~"
+
+
+def i2p_b64decode(s):
+    s = s.strip()
+    return base64.b64decode(s + "=" * (-len(s) % 4), altchars=I2P_ALTCHARS, validate=True)
+
+
+def public_destination(priv):
+    """The public destination (bytes) at the start of a SAM PRIV string: 256 + 128 bytes of
+    keys, then the certificate (type, 2-byte length, payload)."""
+    raw = i2p_b64decode(priv)
+    return raw[:387 + int.from_bytes(raw[385:387], "big")]
+
+
+def b32_address(dest_bytes):
+    return base64.b32encode(hashlib.sha256(dest_bytes).digest()).decode().lower().rstrip("=") + ".b32.i2p"
+
+
+def hostport(s):
+    h, p = s.rsplit(":", 1)
+    return h, int(p)
+
+
+class SamError(Exception):
+    pass
+
+
+def read_line(sock, limit=4096):
+    buf = bytearray()
+    while True:
+        b = sock.recv(1)
+        if not b:
+            raise SamError("connection closed after %r" % bytes(buf[:200]))
+        if b == b"\n":
+            return buf.decode("utf-8", "replace").rstrip("\r")
+        buf += b
+        if len(buf) > limit:
+            raise SamError("line too long")
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        b = sock.recv(n - len(buf))
+        if not b:
+            raise SamError("EOF after %d of %d bytes" % (len(buf), n))
+        buf += b
+    return bytes(buf)
+
+
+def sam_connect(sam, timeout):
+    s = socket.create_connection(sam, timeout=timeout)
+    s.settimeout(timeout)
+    s.sendall(b"HELLO VERSION MIN=3.1 MAX=3.3\n")
+    reply = read_line(s)
+    if not reply.startswith("HELLO REPLY RESULT=OK"):
+        s.close()
+        raise SamError("HELLO: " + reply)
+    return s
+
+
+def fields(reply):
+    out = {}
+    for tok in reply.split(" "):
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            out[k] = v
+    return out
+
+
+class Session:
+    """A STREAM session; the control socket stays open for the session's life."""
+
+    def __init__(self, sam, sid, length, timeout):
+        self.sam, self.id = sam, sid
+        t0 = time.monotonic()
+        self.ctl = sam_connect(sam, timeout)
+        opts = ("SIGNATURE_TYPE=7 i2cp.leaseSetEncType=4,0 inbound.length=%d outbound.length=%d "
+                "inbound.quantity=2 outbound.quantity=2" % (length, length))
+        self.ctl.sendall(("SESSION CREATE STYLE=STREAM ID=%s DESTINATION=TRANSIENT %s\n" % (sid, opts)).encode())
+        reply = read_line(self.ctl, limit=8192)
+        if not reply.startswith("SESSION STATUS RESULT=OK"):
+            raise SamError("SESSION CREATE on %s:%d: %s" % (sam[0], sam[1], reply[:200]))
+        self.created_s = time.monotonic() - t0
+        self.priv = fields(reply)["DESTINATION"]
+        self.dest = public_destination(self.priv)
+        self.b32 = b32_address(self.dest)
+        self.ctl.settimeout(None)
+
+    def stream(self, command, timeout, args=""):
+        """STREAM <command> ID=<id> <args> on a new socket; SILENT=false unless args set it."""
+        s = sam_connect(self.sam, timeout)
+        if "SILENT=" not in args:
+            args = (args + " SILENT=false").strip()
+        s.sendall(("STREAM %s ID=%s %s\n" % (command, self.id, args)).encode())
+        reply = read_line(s)
+        if not reply.startswith("STREAM STATUS RESULT=OK"):
+            s.close()
+            raise SamError("STREAM %s: %s" % (command.split()[0], reply))
+        return s
+
+    def close(self):
+        self.ctl.close()
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    body = b""
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *a):
+        pass
+
+
+def socks5_connect(proxy, host, port, timeout):
+    s = socket.create_connection(proxy, timeout=timeout)
+    s.settimeout(timeout)
+    s.sendall(b"\x05\x01\x00")
+    if recv_exact(s, 2) != b"\x05\x00":
+        raise SamError("SOCKS5: no-auth method refused")
+    h = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + port.to_bytes(2, "big"))
+    head = recv_exact(s, 4)
+    if head[1] != 0:
+        s.close()
+        raise SamError("SOCKS5 CONNECT: reply code %d" % head[1])
+    atyp = head[3]
+    n = 4 if atyp == 1 else 16 if atyp == 4 else recv_exact(s, 1)[0]
+    recv_exact(s, n + 2)
+    return s
+
+
+def scenario(a):
+    out = {}
+    errors = []
+
+    def emit(k, v):
+        out[k] = v
+        print(k, v, flush=True)
+
+    def err(step, msg):
+        errors.append(step)
+        print("error_%s %s" % (step, msg), flush=True)
+        print("%s: %s" % (step, msg), file=sys.stderr, flush=True)
+
+    deadline = time.monotonic() + a.timeout
+
+    def left():
+        return max(1.0, deadline - time.monotonic())
+
+    # HTTP server for the forwarded destination.
+    QuietHandler.body = os.urandom(a.body_size)
+    httpd = http.server.ThreadingHTTPServer((a.listen, 0), QuietHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    http_port = httpd.server_address[1]
+
+    # 1. Sessions, in parallel (i2pd 2.45 answers SESSION CREATE about 20 s later).
+    tag = "%d-%d" % (os.getpid(), int(time.time()))
+    specs = {"echo": hostport(a.sam_echo), "client": hostport(a.sam_client), "web": hostport(a.sam_web)}
+    sessions, threads = {}, []
+
+    def make(name, sam):
+        try:
+            sessions[name] = Session(sam, "smoke-%s-%s" % (name, tag), a.length, left())
+        except Exception as e:  # noqa: BLE001 — reported, the scenario goes on
+            err("session_" + name, "%s: %s" % (type(e).__name__, e))
+
+    for name, sam in specs.items():
+        t = threading.Thread(target=make, args=(name, sam), daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(left())
+    for name in specs:
+        if name in sessions:
+            emit("session_%s_s" % name, "%.2f" % sessions[name].created_s)
+            emit("b32_%s" % name, sessions[name].b32)
+    if "echo" in sessions and "client" in sessions:
+        echo_test(a, sessions, emit, err, left)
+    if "web" in sessions:
+        socks_test(a, sessions["web"], http_port, emit, err, left)
+    for s in sessions.values():
+        s.close()
+    httpd.shutdown()
+    emit("errors", len(errors))
+    return 0 if not errors else 1
+
+
+def echo_test(a, sessions, emit, err, left):
+    echo, client = sessions["echo"], sessions["client"]
+    seen = {}
+
+    def acceptor():
+        try:
+            s = echo.stream("ACCEPT", left())
+            s.settimeout(left())
+            seen["peer"] = read_line(s, limit=2048).split(" ")[0]
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                s.sendall(data)
+            s.close()
+        except Exception as e:  # noqa: BLE001
+            seen["error"] = "%s: %s" % (type(e).__name__, e)
+
+    acc = threading.Thread(target=acceptor, daemon=True)
+    acc.start()
+    time.sleep(0.2)  # the ACCEPT is registered before the first SYN can arrive
+    msg = os.urandom(32) + b" hello through a private I2P network\n"
+    attempts, stream, start = 0, None, time.monotonic()
+    while stream is None:
+        attempts += 1
+        t0 = time.monotonic()
+        try:
+            stream = client.stream("CONNECT", min(30.0, left()), "DESTINATION=%s" % echo.b32)
+        except (SamError, OSError) as e:
+            if left() <= 2 or time.monotonic() - start >= a.connect_timeout:
+                err("echo_connect", "after %d attempt(s) in %.0f s: %s" % (attempts, time.monotonic() - start, e))
+                return
+            time.sleep(2)
+    emit("echo_connect_attempts", attempts)
+    # While the LeaseSet is not yet published, CONNECT fails at once (CANT_REACH_PEER).
+    emit("echo_reachable_after_s", "%.2f" % (t0 - start))
+    emit("echo_connect_s", "%.2f" % (time.monotonic() - t0))
+    try:
+        stream.settimeout(left())
+        stream.sendall(msg)
+        first = stream.recv(1)
+        if not first:
+            raise SamError("EOF before the first echoed byte")
+        emit("echo_first_byte_s", "%.2f" % (time.monotonic() - t0))
+        got = first + recv_exact(stream, len(msg) - 1)
+        emit("echo_ok", int(got == msg))
+        if got != msg:
+            err("echo", "echoed bytes differ")
+        msg2 = os.urandom(4096)
+        t1 = time.monotonic()
+        stream.sendall(msg2)
+        got2 = recv_exact(stream, len(msg2))
+        emit("echo_round_trip_s", "%.3f" % (time.monotonic() - t1))
+        if got2 != msg2:
+            err("echo", "second message differs")
+        stream.close()
+    except Exception as e:  # noqa: BLE001
+        err("echo", "%s: %s" % (type(e).__name__, e))
+        return
+    acc.join(min(10.0, left()))
+    if "error" in seen:
+        err("echo_accept", seen["error"])
+    elif "peer" in seen:
+        ok = seen["peer"] and public_destination(seen["peer"]) == client.dest
+        emit("echo_peer_is_client", int(bool(ok)))
+        if not ok:
+            err("echo_accept", "the accepting side saw another destination")
+
+
+def socks_test(a, web, http_port, emit, err, left):
+    try:
+        fwd = web.stream("FORWARD", left(), "PORT=%d SILENT=true" % http_port)
+    except (SamError, OSError) as e:
+        err("socks_forward", str(e))
+        return
+    attempts, start = 0, time.monotonic()
+    try:
+        while True:
+            attempts += 1
+            t0 = time.monotonic()
+            try:
+                s = socks5_connect(hostport(a.socks), web.b32, 80, min(30.0, left()))
+                s.sendall(("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % web.b32).encode())
+                first = s.recv(1)
+                if not first:
+                    raise SamError("EOF before the first byte")
+                break
+            except (SamError, OSError) as e:
+                if left() <= 2 or time.monotonic() - start >= a.connect_timeout:
+                    err("socks_fetch", "after %d attempt(s) in %.0f s: %s" % (attempts, time.monotonic() - start, e))
+                    return
+                time.sleep(2)
+        emit("socks_attempts", attempts)
+        emit("socks_reachable_after_s", "%.2f" % (t0 - start))
+        emit("socks_first_byte_s", "%.2f" % (time.monotonic() - t0))
+        chunks = [first]
+        s.settimeout(left())
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+        emit("socks_fetch_s", "%.2f" % (time.monotonic() - t0))
+        s.close()
+        resp = b"".join(chunks)
+        head, _, body = resp.partition(b"\r\n\r\n")
+        emit("socks_status", head.split(b"\r\n")[0].decode("latin-1").replace(" ", "_"))
+        emit("socks_body_bytes", len(body))
+        ok = hashlib.sha256(body).digest() == hashlib.sha256(QuietHandler.body).digest()
+        emit("socks_body_ok", int(ok))
+        if not ok:
+            err("socks_fetch", "body differs (%d bytes, expected %d)" % (len(body), len(QuietHandler.body)))
+    finally:
+        fwd.close()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("b32")
+    b.add_argument("priv")
+    s = sub.add_parser("scenario")
+    s.add_argument("--sam-echo", default="198.18.99.2:7656")
+    s.add_argument("--sam-client", default="198.18.99.3:7656")
+    s.add_argument("--sam-web", default="198.18.99.3:7656")
+    s.add_argument("--socks", default="198.18.99.1:4447")
+    s.add_argument("--listen", default="198.18.99.254")
+    s.add_argument("--length", type=int, default=0)
+    s.add_argument("--body-size", type=int, default=1 << 20)
+    s.add_argument("--connect-timeout", type=float, default=90,
+                   help="retry CONNECT / the SOCKS fetch this long (LeaseSet publication)")
+    s.add_argument("--timeout", type=float, default=150)
+    a = p.parse_args()
+    if a.cmd == "b32":
+        print(b32_address(public_destination(a.priv)))
+        return 0
+    return scenario(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
