@@ -39,18 +39,20 @@ let package = Package(
         .target(name: "Runtime", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // seccomp allow-lists (default kill-process, TSYNC), built the same way for every process.
+        .target(name: "SeccompFilter", dependencies: ["CSeccomp", "CProcess"]),
         // Secret detection: vectorscan over a compiled rule set, chunk by chunk.
         .target(name: "SecretScan", dependencies: ["CVectorscan"]),
         // Docker's multiplexed log/attach framing and HTTP chunked decoding, incremental.
         .target(name: "DockerStream"),
         .executableTarget(name: "Helper", dependencies: [
-            "IPC", "Config", "Runtime", "CSeccomp", "CCap", "CProcess",
+            "IPC", "Config", "Runtime", "SeccompFilter", "CSeccomp", "CCap", "CProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "CSeccomp", "SecretScan", "DockerStream", "CSSH",
+            "IPC", "Config", "Runtime", "CProcess", "SeccompFilter", "SecretScan", "DockerStream", "CSSH",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

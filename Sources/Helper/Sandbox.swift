@@ -1,6 +1,5 @@
 import CFDPass
-import CProcess
-import CSeccomp
+import SeccompFilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,55 +52,28 @@ enum Sandbox {
         "exit", "exit_group", "tgkill",
     ]
 
-    static func install(tcp: Bool) throws(SandboxError) {
+    static func install(tcp: Bool) throws(SeccompError) {
         try load(allowed: allowed, socketFamilies: socketFamilies(tcp: tcp), socketOptions: socketOptions, ioctls: [])
     }
 
-    static func installInspector() throws(SandboxError) {
+    static func installInspector() throws(SeccompError) {
         try load(allowed: inspectorAllowed, socketFamilies: [], socketOptions: [], ioctls: [(bh_siocunixfile(), "SIOCUNIXFILE")])
     }
 
     private static func load(
         allowed: [String], socketFamilies: [(Int32, String)], socketOptions: [(Int32, Int32, String)], ioctls: [(UInt, String)]
-    ) throws(SandboxError) {
-        guard bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1) == 0 else { throw .failed("PR_SET_NO_NEW_PRIVS", errno) }
-        guard let ctx = seccomp_init(UInt32(SCMP_ACT_KILL_PROCESS)) else { throw .failed("seccomp_init", ENOMEM) }
-        defer { seccomp_release(ctx) }
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), "TSYNC")
-        for name in allowed {
-            let nr = seccomp_syscall_resolve_name(name)
-            if nr == __NR_SCMP_ERROR { continue }  // not a syscall on this architecture (e.g. lstat on arm64)
-            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), nr, 0, nil), "allow \(name)")
-        }
-        let socketNR = seccomp_syscall_resolve_name("socket")
+    ) throws(SeccompError) {
+        let filter = try SeccompFilter()
+        try filter.allow(allowed)
         for (family, name) in socketFamilies {
-            var cmp = scmp_arg_cmp(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(family), datum_b: 0)
-            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), socketNR, 1, &cmp), "allow socket(\(name))")
+            try filter.allow("socket", when: [SeccompFilter.equal(0, UInt64(family))], name)
         }
-        let setsockoptNR = seccomp_syscall_resolve_name("setsockopt")
         for (level, option, name) in socketOptions {
-            var cmps = [
-                scmp_arg_cmp(arg: 1, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(level), datum_b: 0),
-                scmp_arg_cmp(arg: 2, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(option), datum_b: 0),
-            ]
-            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), setsockoptNR, 2, &cmps), "allow setsockopt(\(name))")
+            try filter.allow("setsockopt", when: [SeccompFilter.equal(1, UInt64(level)), SeccompFilter.equal(2, UInt64(option))], name)
         }
-        let ioctlNR = seccomp_syscall_resolve_name("ioctl")
         for (request, name) in ioctls {
-            var cmp = scmp_arg_cmp(arg: 1, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(request), datum_b: 0)
-            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), ioctlNR, 1, &cmp), "allow ioctl(\(name))")
+            try filter.allow("ioctl", when: [SeccompFilter.equal(1, UInt64(request))], name)
         }
-        try check(seccomp_load(ctx), "seccomp_load")
-    }
-
-    private static func check(_ rc: Int32, _ step: String) throws(SandboxError) {
-        if rc < 0 { throw .failed(step, -rc) }
-    }
-}
-
-enum SandboxError: Error, CustomStringConvertible {
-    case failed(String, Int32)
-    var description: String {
-        switch self { case .failed(let step, let e): "seccomp \(step) failed: \(String(cString: strerror(e)))" }
+        try filter.load()
     }
 }

@@ -1,6 +1,6 @@
 import CProcess
-import CSeccomp
 import Logging
+import SeccompFilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,7 +49,7 @@ enum AgentSandbox {
     static let cloneMask = UInt64(BH_CLONE_THREAD | BH_CLONE_NEW_NAMESPACES)
 
     /// The service's entry: installs the filter unless `agent.seccomp` is false, and says which.
-    static func apply(enabled: Bool, signalable: [pid_t], logger: Logger) throws(AgentSandboxError) {
+    static func apply(enabled: Bool, signalable: [pid_t], logger: Logger) throws(SeccompError) {
         guard enabled else {
             logger.warning("seccomp filter DISABLED by agent.seccomp: false; the agent runs with every syscall allowed")
             return
@@ -59,57 +59,28 @@ enum AgentSandbox {
     }
 
     /// `signalable`: processes the agent may still signal (its own pid is always allowed).
-    static func install(signalable: [pid_t] = []) throws(AgentSandboxError) {
-        guard bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1) == 0 else { throw .failed("PR_SET_NO_NEW_PRIVS", errno) }
-        guard let ctx = seccomp_init(UInt32(SCMP_ACT_KILL_PROCESS)) else { throw .failed("seccomp_init", ENOMEM) }
-        defer { seccomp_release(ctx) }
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), "TSYNC")
-        for name in allowed {
-            let nr = seccomp_syscall_resolve_name(name)
-            if nr == __NR_SCMP_ERROR { continue }  // not a syscall on this architecture (e.g. open on arm64)
-            try check(seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), nr, 0, nil), "allow \(name)")
-        }
+    static func install(signalable: [pid_t] = []) throws(SeccompError) {
+        let filter = try SeccompFilter()
+        try filter.allow(allowed)
         for (family, name) in socketFamilies {
-            try allow(ctx, "socket", [.init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(family), datum_b: 0)], name)
+            try filter.allow("socket", when: [SeccompFilter.equal(0, UInt64(family))], name)
         }
-        try allow(ctx, "socket", [
-            .init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(AF_NETLINK), datum_b: 0),
-            .init(arg: 2, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(BH_NETLINK_ROUTE), datum_b: 0),
-        ], "AF_NETLINK/NETLINK_ROUTE")
+        try filter.allow("socket", when: [SeccompFilter.equal(0, UInt64(AF_NETLINK)), SeccompFilter.equal(2, UInt64(BH_NETLINK_ROUTE))],
+                         "AF_NETLINK/NETLINK_ROUTE")
         for (request, name) in ioctlRequests {
-            try allow(ctx, "ioctl", [.init(arg: 1, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(request), datum_b: 0)], name)
+            try filter.allow("ioctl", when: [SeccompFilter.equal(1, UInt64(request))], name)
         }
-        try allow(ctx, "prctl", [.init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(BH_PR_SET_NAME), datum_b: 0)], "PR_SET_NAME")
-        try allow(ctx, "prctl", [.init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(BH_PR_GET_NAME), datum_b: 0)], "PR_GET_NAME")
-        try allow(ctx, "clone", [.init(arg: 0, op: SCMP_CMP_MASKED_EQ, datum_a: cloneMask, datum_b: scmp_datum_t(BH_CLONE_THREAD))], "threads")
+        try filter.allow("prctl", when: [SeccompFilter.equal(0, UInt64(BH_PR_SET_NAME))], "PR_SET_NAME")
+        try filter.allow("prctl", when: [SeccompFilter.equal(0, UInt64(BH_PR_GET_NAME))], "PR_GET_NAME")
+        try filter.allow("clone", when: [SeccompFilter.masked(0, cloneMask, equals: UInt64(BH_CLONE_THREAD))], "threads")
         // clone3 passes its flags in memory, which seccomp cannot read: ENOSYS makes
         // glibc fall back to clone(), whose flags are checked above.
-        try check(seccomp_rule_add_array(ctx, errnoAction(ENOSYS), seccomp_syscall_resolve_name("clone3"), 0, nil), "clone3")
+        try filter.fail("clone3", errno: ENOSYS)
         for pid in Set(signalable + [getpid()]) {
-            try allow(ctx, "kill", [.init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(UInt32(bitPattern: pid)), datum_b: 0)], "pid \(pid)")
+            try filter.allow("kill", when: [SeccompFilter.equal(0, UInt64(UInt32(bitPattern: pid)))], "pid \(pid)")
         }
         // abort() and pthread_kill(): threads of this process only.
-        try allow(ctx, "tgkill", [.init(arg: 0, op: SCMP_CMP_EQ, datum_a: scmp_datum_t(UInt32(bitPattern: getpid())), datum_b: 0)], "own")
-        try check(seccomp_load(ctx), "seccomp_load")
-    }
-
-    /// SCMP_ACT_ERRNO(e), a C macro Swift does not import.
-    private static func errnoAction(_ e: Int32) -> UInt32 { 0x0005_0000 | (UInt32(e) & 0xffff) }
-
-    private static func allow(_ ctx: scmp_filter_ctx, _ syscall: String, _ conditions: [scmp_arg_cmp], _ what: String) throws(AgentSandboxError) {
-        var conditions = conditions
-        let rc = seccomp_rule_add_array(ctx, UInt32(SCMP_ACT_ALLOW), seccomp_syscall_resolve_name(syscall), UInt32(conditions.count), &conditions)
-        try check(rc, "allow \(syscall)(\(what))")
-    }
-
-    private static func check(_ rc: Int32, _ step: String) throws(AgentSandboxError) {
-        if rc < 0 { throw .failed(step, -rc) }
-    }
-}
-
-enum AgentSandboxError: Error, CustomStringConvertible {
-    case failed(String, Int32)
-    var description: String {
-        switch self { case .failed(let step, let e): "seccomp \(step) failed: \(String(cString: strerror(e)))" }
+        try filter.allow("tgkill", when: [SeccompFilter.equal(0, UInt64(UInt32(bitPattern: getpid())))], "own")
+        try filter.load()
     }
 }
