@@ -10,7 +10,7 @@ import Glibc
 final class AgentSandboxTests: XCTestCase {
     func testEveryThreadIsFilteredAndAForbiddenSyscallOnAnyThreadKillsTheAgent() throws {
         for thread in ["event-loop", "dispatch", "main"] {
-            let (p, text) = try runAgent(["audit-sandbox", "--attempt-forbidden-syscall", "--on", thread])
+            let (p, text) = try runBinary("bulkhead-agent", ["audit-sandbox", "--attempt-forbidden-syscall", "--on", thread])
             XCTAssertEqual(p.terminationReason, .uncaughtSignal, "\(thread): \(text)")
             XCTAssertEqual(p.terminationStatus, SIGSYS, "\(thread): \(text)")
             XCTAssertTrue(text.contains("seccomp filter installed"), text)
@@ -19,24 +19,10 @@ final class AgentSandboxTests: XCTestCase {
     }
 
     func testTheFilterCoversThreadsStartedBeforeIt() throws {
-        let (p, text) = try runAgent(["audit-sandbox"])
+        let (p, text) = try runBinary("bulkhead-agent", ["audit-sandbox"])
         XCTAssertEqual(p.terminationStatus, 0, text)
         let threads = text.split(separator: "\n").filter { $0.first?.isNumber == true }
         XCTAssertGreaterThanOrEqual(threads.count, 4, "main, two event loops and a Dispatch worker: \(text)")
         for line in threads { XCTAssertTrue(line.hasSuffix("\t2\t1"), "Seccomp 2, NoNewPrivs 1: \(line)") }
-    }
-
-    private func runAgent(_ arguments: [String]) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(HelperUnderTest.binDir)/bulkhead-agent")
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardInput = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p, text)
     }
 }

@@ -94,6 +94,28 @@ final class HelperUnderTest {
     }
 }
 
+/// Runs one of the product's binaries (from `HelperUnderTest.binDir`) to completion,
+/// as `user` via runuser if given, and returns the process and everything it printed.
+func runBinary(_ name: String, _ arguments: [String], asUser user: String? = nil) throws -> (Process, String) {
+    let p = Process()
+    let binary = "\(HelperUnderTest.binDir)/\(name)"
+    if let user {
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+        p.arguments = ["-u", user, "--", binary] + arguments
+    } else {
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+    }
+    let out = Pipe()
+    p.standardInput = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p, text)
+}
+
 enum HelperTestError: Error {
     case noReply
     case helperGone(Int32?)

@@ -54,7 +54,7 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
-        let (p, text) = try runHelperBinary(["run", "--config", fixture.configPath, "--ipc-fd", "0"])  // stdin: a pipe
+        let (p, text) = try runBinary("bulkhead-helper", ["run", "--config", fixture.configPath, "--ipc-fd", "0"])  // stdin: a pipe
         XCTAssertNotEqual(p.terminationStatus, 0)
         XCTAssertTrue(text.contains("is not an AF_UNIX SOCK_SEQPACKET socket"), text)
     }
@@ -63,7 +63,7 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
-        let (audit, text) = try runHelperBinary(["audit-sandbox", "--config", fixture.configPath, "--attempt-forbidden-syscall"])
+        let (audit, text) = try runBinary("bulkhead-helper", ["audit-sandbox", "--config", fixture.configPath, "--attempt-forbidden-syscall"])
         XCTAssertEqual(audit.terminationReason, .uncaughtSignal, text)
         XCTAssertEqual(audit.terminationStatus, SIGSYS, text)
         XCTAssertTrue(text.contains("documented CapEff: 403"), text)
@@ -78,7 +78,7 @@ final class ProcessHardeningTests: XCTestCase {
         let dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "router:\n  listen: \(dir)/router.sock\n".write(toFile: "\(dir)/c.yaml", atomically: true, encoding: .utf8)
-        let (audit, text) = try runHelperBinary(["audit-sandbox", "--config", "\(dir)/c.yaml", "--attempt-removed"])
+        let (audit, text) = try runBinary("bulkhead-helper", ["audit-sandbox", "--config", "\(dir)/c.yaml", "--attempt-removed"])
         XCTAssertEqual(audit.terminationStatus, 0, text)
         for call in ["chmod", "fchmodat", "chown", "kill", "getsockname", "writev", "dup", "dup3", "setsockopt(SO_ATTACH_FILTER)", "socket(AF_INET)"] {
             XCTAssertTrue(text.contains("\(call)\tkilled by SIGSYS"), "\(call): \(text)")
@@ -90,30 +90,8 @@ final class ProcessHardeningTests: XCTestCase {
         try HelperUnderTest.requireRoot()
         let fixture = try TestFixture()
         defer { fixture.remove() }
-        let (p, text) = try runHelperBinary(["audit-sandbox", "--config", fixture.configPath], asUser: "nobody")
+        let (p, text) = try runBinary("bulkhead-helper", ["audit-sandbox", "--config", fixture.configPath], asUser: "nobody")
         XCTAssertNotEqual(p.terminationStatus, 0)
         XCTAssertTrue(text.contains("must start as root"), text)
-    }
-
-    /// Runs bulkhead-helper to completion (as `asUser` via runuser, if given) and
-    /// returns the process and everything it printed.
-    private func runHelperBinary(_ arguments: [String], asUser user: String? = nil) throws -> (Process, String) {
-        let p = Process()
-        let binary = "\(HelperUnderTest.binDir)/bulkhead-helper"
-        if let user {
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            p.arguments = ["-u", user, "--", binary] + arguments
-        } else {
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = arguments
-        }
-        let out = Pipe()
-        p.standardInput = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p, text)
     }
 }
