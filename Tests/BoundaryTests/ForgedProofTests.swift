@@ -112,13 +112,8 @@ final class ForgedProofTests: XCTestCase {
     func testTCPConnectionsArriveOverTheAcceptChannelAndCannotKeepThePort() throws {
         let (_, channel) = try helper.call(.bindTCPListener(name: ListenerName("priv")!))
         defer { close(channel) }
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        XCTAssertEqual(TCPTestPeer.connect(client, port: TestFixture.privilegedPort), 0)
-        var pfd = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
-        XCTAssertEqual(poll(&pfd, 1, 5000), 1, "the helper forwards the connection")
-        let accepted = try XCTUnwrap(AcceptChannel.receive(on: PacketChannel(fd: channel)))
-        defer { close(accepted) }
+        let (client, accepted) = try TCPTestPeer.connectThroughHelper(channel: channel)
+        defer { close(client); close(accepted) }
         XCTAssertEqual(TCPTestPeer.localPort(accepted), TestFixture.privilegedPort)
         XCTAssertEqual(write(accepted, "hi", 2), 2)
         var buffer = [UInt8](repeating: 0, count: 2)
@@ -142,13 +137,8 @@ final class ForgedProofTests: XCTestCase {
         defer { close(second) }
         var buffer = [UInt8](repeating: 0, count: 4)
         XCTAssertEqual(read(first, &buffer, 4), 0, "the helper closed the first channel")
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        XCTAssertEqual(TCPTestPeer.connect(client, port: TestFixture.privilegedPort), 0)
-        var pfd = pollfd(fd: second, events: Int16(POLLIN), revents: 0)
-        XCTAssertEqual(poll(&pfd, 1, 5000), 1)
-        let accepted = try XCTUnwrap(AcceptChannel.receive(on: PacketChannel(fd: second)))
-        close(accepted)
+        let (client, accepted) = try TCPTestPeer.connectThroughHelper(channel: second)
+        close(client); close(accepted)
     }
 }
 
@@ -170,6 +160,19 @@ enum TCPTestPeer {
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    }
+
+    /// Connects to the helper's privileged test port and returns (our client, the
+    /// connection the helper forwarded over `channel`); throws if none arrives in 5 s.
+    static func connectThroughHelper(channel: Int32) throws -> (client: Int32, accepted: Int32) {
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard connect(client, port: TestFixture.privilegedPort) == 0 else { close(client); throw SystemCallError(call: "connect", errno: errno) }
+        var pfd = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 5000) == 1, let accepted = try AcceptChannel.receive(on: PacketChannel(fd: channel)) else {
+            close(client)
+            throw HelperTestError.unexpected("the helper forwarded no connection")
+        }
+        return (client, accepted)
     }
 
     static func localPort(_ fd: Int32) -> UInt16 {

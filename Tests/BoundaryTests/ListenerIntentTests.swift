@@ -87,13 +87,8 @@ final class ListenerIntentTests: HelperSessionTestCase {
         let (reply, channel) = try helper.call(.bindTCPListener(name: ListenerName("priv")!))
         XCTAssertEqual(reply, .ok(payload: []))
         defer { close(channel) }
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        XCTAssertEqual(TCPTestPeer.connect(client, port: TestFixture.privilegedPort), 0)
-        var pfd = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
-        XCTAssertEqual(poll(&pfd, 1, 5000), 1)
-        let accepted = try XCTUnwrap(AcceptChannel.receive(on: PacketChannel(fd: channel)))
-        defer { close(accepted) }
+        let (client, accepted) = try TCPTestPeer.connectThroughHelper(channel: channel)
+        defer { close(client); close(accepted) }
         var addr = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(accepted, $0, &len) } }
