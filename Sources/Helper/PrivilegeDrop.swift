@@ -60,7 +60,7 @@ enum PrivilegeDrop {
         }
     }
 
-    /// For the unprivileged spawner: become `account` with no capabilities at all.
+    /// For the unprivileged spawner: become `account` with no capabilities at all, non-dumpable.
     static func toUnprivileged(_ account: Account) throws(PrivilegeDropError) {
         for cap in 0...HelperCapabilities.lastCap {
             try check(bh_prctl(Int32(BH_PR_CAPBSET_DROP), UInt(cap)), "PR_CAPBSET_DROP(\(cap))")
@@ -72,10 +72,12 @@ enum PrivilegeDrop {
         try check(bh_setresuid(account.uid), "setresuid")
         try setCapabilities([])
         try check(bh_prctl(Int32(BH_PR_SET_NO_NEW_PRIVS), 1), "PR_SET_NO_NEW_PRIVS")
+        // It runs as the agent's uid: not dumpable, so the agent cannot ptrace it or read its memory.
+        try check(bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0), "PR_SET_DUMPABLE")
     }
 
     /// For a child that needs one or two capabilities (the netfilter executor, the
-    /// proof inspector): become `account` keeping only `caps`. With `passOn`, they are
+    /// proof inspector): become `account` keeping only `caps`, non-dumpable, killed with the helper. With `passOn`, they are
     /// also inheritable and ambient, so that the programs it executes hold them too.
     static func toDedicatedChild(_ account: Account, keeping caps: [cap_value_t], passOn: Bool) throws(PrivilegeDropError) {
         for cap in 0...HelperCapabilities.lastCap where !caps.contains(cap_value_t(cap)) {
@@ -93,6 +95,10 @@ enum PrivilegeDrop {
         guard getuid() == account.uid, geteuid() == account.uid, bh_setresuid(0) != 0 else {
             throw .verification("uid \(account.uid) is still changeable back to 0")
         }
+        // After the last change of credentials, which resets both: not dumpable (no other
+        // process of its uid can ptrace it or read its memory), and killed if the helper dies.
+        try check(bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0), "PR_SET_DUMPABLE")
+        try check(bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGKILL)), "PR_SET_PDEATHSIG")
     }
 
     static func setCapabilities(_ caps: [cap_value_t], inheritable: Bool = false) throws(PrivilegeDropError) {

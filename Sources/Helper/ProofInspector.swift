@@ -63,8 +63,6 @@ private struct InspectorProcess {
     func run(as account: Account) -> Never {
         do {
             try PrivilegeDrop.toDedicatedChild(account, keeping: [cap_value_t(CAP_NET_ADMIN)], passOn: false)
-            if bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) != 0 { throw PrivilegeDropError.failed("PR_SET_DUMPABLE", errno) }
-            _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGKILL))
             try Sandbox.installInspector()
         } catch {
             logger.critical("proof inspector cannot restrict itself", metadata: ["error": "\(error)"])

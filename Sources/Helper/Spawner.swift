@@ -75,11 +75,6 @@ private struct SpawnerProcess {
             logger.critical("spawner cannot drop privileges", metadata: ["error": "\(error)"])
             _exit(70)
         }
-        // It runs as the agent's uid: not dumpable, so the agent cannot ptrace it or read its memory.
-        guard bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) == 0 else {
-            logger.critical("spawner cannot make itself non-dumpable", metadata: ["errno": "\(errno)"])
-            _exit(70)
-        }
         // Terminal signals are the helper's to act on; it stops us by closing the channel.
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

