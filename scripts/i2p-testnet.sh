@@ -60,8 +60,6 @@ set -euo pipefail
 NAME=i2p-testnet
 # shellcheck source=scripts/proc-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/proc-lib.sh"
-RUN_DIR=/run/bulkhead-test
-STATE_DIR=/var/lib/bulkhead-test
 I2P_RUN=$RUN_DIR/i2p
 I2P_STATE=$STATE_DIR/i2p
 LOCK_FILE=$STATE_DIR/i2p-testnet.lock
@@ -608,15 +606,14 @@ cmd_status() {
 
 # ---------------------------------------------------------------- main
 
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+require_root
 case "${1:-}" in
   up|down|status) ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
 
 mkdir -p "$RUN_DIR" "$STATE_DIR"
-exec 9>"$LOCK_FILE"
-flock -w 300 9 || die "another i2p-testnet.sh is running (lock $LOCK_FILE)"
+hold_lock "$LOCK_FILE" 300
 
 case "$1" in
   up)     cmd_up ;;

@@ -1,9 +1,19 @@
-# scripts/proc-lib.sh — shared by testenv.sh and test-sshd.sh (sourced; set NAME first):
-# their log lines and the process bookkeeping daemons started by hand need here
-# (no systemd on this machine).
+# scripts/proc-lib.sh — shared by testenv.sh, test-sshd.sh and i2p-testnet.sh (sourced;
+# set NAME first): the test environment's directories, their log lines, one lock per
+# script, and the process bookkeeping daemons started by hand need here (no systemd
+# on this machine).
+RUN_DIR=/run/bulkhead-test
+STATE_DIR=/var/lib/bulkhead-test
+
 log()  { printf '[%s] %s\n' "$NAME" "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "$NAME" "$*" >&2; }
 die()  { printf '[%s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
+require_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
+# hold_lock FILE SECONDS: serialise runs of this script; the lock is held until it exits.
+hold_lock() {
+  exec {_lock_fd}>"$1"
+  flock -w "$2" "$_lock_fd" || die "another $(basename "$0") is running (lock $1)"
+}
 read_pid()  { [ -r "$1" ] && tr -dc '0-9' <"$1" || true; }
 proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
 

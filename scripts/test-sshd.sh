@@ -42,8 +42,6 @@ set -euo pipefail
 NAME=test-sshd
 # shellcheck source=scripts/proc-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/proc-lib.sh"
-RUN_DIR=/run/bulkhead-test
-STATE_DIR=/var/lib/bulkhead-test
 KEY_DIR=$STATE_DIR/ssh
 AGENT_KEY_DIR=$RUN_DIR/ssh
 LOCK_FILE=$STATE_DIR/test-sshd.lock
@@ -346,7 +344,7 @@ cmd_status() {
 # ---------------------------------------------------------------- main
 
 usage() { echo "usage: $0 setup | start PORT [--no-streamlocal] | stop PORT | kill PORT | status" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+require_root
 cmd=${1:-}
 case "$cmd" in
   setup|status) ;;
@@ -355,8 +353,7 @@ case "$cmd" in
 esac
 
 mkdir -p "$RUN_DIR" "$STATE_DIR"
-exec 8>"$LOCK_FILE"
-flock -w 120 8 || die "another test-sshd.sh is running (lock $LOCK_FILE)"
+hold_lock "$LOCK_FILE" 120
 
 case "$cmd" in
   setup)  cmd_setup ;;

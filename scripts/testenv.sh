@@ -37,8 +37,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_SSHD=$HERE/test-sshd.sh
 SSHD_PORT=2222         # the test sshd `up` starts (tests may add 2223 --no-streamlocal)
 SSHD_PORTS=(2222 2223 2224) # stopped by `down` (and any other sshd-PORT instance)
-RUN_DIR=/run/bulkhead-test
-STATE_DIR=/var/lib/bulkhead-test
 LOCK_FILE=$STATE_DIR/testenv.lock
 
 ROOTFUL_SOCK=$RUN_DIR/rootful-docker.sock
@@ -690,7 +688,7 @@ cmd_status() {
 
 # ---------------------------------------------------------------- main
 
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+require_root
 case "${1:-}" in
   up|down|status) ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
@@ -699,8 +697,7 @@ esac
 mkdir -p "$RUN_DIR" "$STATE_DIR"
 chmod 0755 "$RUN_DIR"
 # Serialise concurrent invocations (bounded wait).
-exec 9>"$LOCK_FILE"
-flock -w 300 9 || die "another testenv.sh is running (lock $LOCK_FILE)"
+hold_lock "$LOCK_FILE" 300
 
 case "$1" in
   up)     cmd_up ;;
