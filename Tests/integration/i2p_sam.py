@@ -250,20 +250,12 @@ def echo_test(a, sessions, emit, err, left):
     acc.start()
     time.sleep(0.2)  # the ACCEPT is registered before the first SYN can arrive
     msg = os.urandom(32) + b" hello through a private I2P network\n"
-    attempts, stream, start = 0, None, time.monotonic()
-    while stream is None:
-        attempts += 1
-        t0 = time.monotonic()
-        try:
-            stream = client.stream("CONNECT", min(30.0, left()), "DESTINATION=%s" % echo.b32)
-        except (SamError, OSError) as e:
-            if left() <= 2 or time.monotonic() - start >= a.connect_timeout:
-                err("echo_connect", "after %d attempt(s) in %.0f s: %s" % (attempts, time.monotonic() - start, e))
-                return
-            time.sleep(2)
-    emit("echo_connect_attempts", attempts)
     # While the LeaseSet is not yet published, CONNECT fails at once (CANT_REACH_PEER).
-    emit("echo_reachable_after_s", "%.2f" % (t0 - start))
+    reached = until_reachable(a, emit, err, left, "echo_connect", "echo_connect_attempts", "echo_reachable_after_s",
+                              lambda: client.stream("CONNECT", min(30.0, left()), "DESTINATION=%s" % echo.b32))
+    if reached is None:
+        return
+    stream, t0 = reached
     emit("echo_connect_s", "%.2f" % (time.monotonic() - t0))
     try:
         stream.settimeout(left())
@@ -297,31 +289,47 @@ def echo_test(a, sessions, emit, err, left):
             err("echo_accept", "the accepting side saw another destination")
 
 
+def until_reachable(a, emit, err, left, what, attempts_key, reachable_key, attempt):
+    """Calls attempt() every 2 s until it succeeds (a destination answers only once its
+    LeaseSet is published), within a.connect_timeout. Emits the number of attempts and
+    when the successful one began; returns (its result, its start) or None after err()."""
+    attempts, start = 0, time.monotonic()
+    while True:
+        attempts += 1
+        t0 = time.monotonic()
+        try:
+            result = attempt()
+            break
+        except (SamError, OSError) as e:
+            if left() <= 2 or time.monotonic() - start >= a.connect_timeout:
+                err(what, "after %d attempt(s) in %.0f s: %s" % (attempts, time.monotonic() - start, e))
+                return None
+            time.sleep(2)
+    emit(attempts_key, attempts)
+    emit(reachable_key, "%.2f" % (t0 - start))
+    return result, t0
+
+
 def socks_test(a, web, http_port, emit, err, left):
     try:
         fwd = web.stream("FORWARD", left(), "PORT=%d SILENT=true" % http_port)
     except (SamError, OSError) as e:
         err("socks_forward", str(e))
         return
-    attempts, start = 0, time.monotonic()
+
+    def fetch_first_byte():
+        s = socks5_connect(hostport(a.socks), web.b32, 80, min(30.0, left()))
+        s.sendall(("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % web.b32).encode())
+        first = s.recv(1)
+        if not first:
+            raise SamError("EOF before the first byte")
+        return s, first
+
     try:
-        while True:
-            attempts += 1
-            t0 = time.monotonic()
-            try:
-                s = socks5_connect(hostport(a.socks), web.b32, 80, min(30.0, left()))
-                s.sendall(("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % web.b32).encode())
-                first = s.recv(1)
-                if not first:
-                    raise SamError("EOF before the first byte")
-                break
-            except (SamError, OSError) as e:
-                if left() <= 2 or time.monotonic() - start >= a.connect_timeout:
-                    err("socks_fetch", "after %d attempt(s) in %.0f s: %s" % (attempts, time.monotonic() - start, e))
-                    return
-                time.sleep(2)
-        emit("socks_attempts", attempts)
-        emit("socks_reachable_after_s", "%.2f" % (t0 - start))
+        reached = until_reachable(a, emit, err, left, "socks_fetch", "socks_attempts", "socks_reachable_after_s", fetch_first_byte)
+        if reached is None:
+            return
+        (s, first), t0 = reached
         emit("socks_first_byte_s", "%.2f" % (time.monotonic() - t0))
         chunks = [first]
         s.settimeout(left())
