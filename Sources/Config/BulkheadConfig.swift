@@ -14,19 +14,20 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var audit: AuditSection?
     public var ssh: SSHSection?
     public var netwatch: NetwatchSection?
+    public var i2p: I2PSection?
 
     public init(
         logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
         listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil,
-        ssh: SSHSection? = nil, netwatch: NetwatchSection? = nil
+        ssh: SSHSection? = nil, netwatch: NetwatchSection? = nil, i2p: I2PSection? = nil
     ) {
         self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
         self.listeners = listeners; self.router = router; self.audit = audit
-        self.ssh = ssh; self.netwatch = netwatch
+        self.ssh = ssh; self.netwatch = netwatch; self.i2p = i2p
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh, netwatch
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh, netwatch, i2p
     }
 
     public init(from decoder: any Decoder) throws {
@@ -40,6 +41,7 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
         audit = try c.decodeIfPresent(AuditSection.self, forKey: .audit)
         ssh = try c.decodeIfPresent(SSHSection.self, forKey: .ssh)
         netwatch = try c.decodeIfPresent(NetwatchSection.self, forKey: .netwatch)
+        i2p = try c.decodeIfPresent(I2PSection.self, forKey: .i2p)
     }
 
     /// The router's section when present and enabled.
@@ -49,6 +51,8 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     /// The remotes of the ssh service when the section is present and enabled.
     /// The netwatch section when present and enabled.
     public var enabledNetwatch: NetwatchSection? { netwatch.flatMap { $0.enabled ? $0 : nil } }
+    /// The i2p plugin's section when present and enabled.
+    public var enabledI2P: I2PSection? { i2p.flatMap { $0.enabled ? $0 : nil } }
     public var enabledSSHRemotes: [SSHRemote] { ssh.map { $0.enabled ? $0.remotes : [] } ?? [] }
 }
 

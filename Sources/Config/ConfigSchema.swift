@@ -13,6 +13,7 @@ enum ConfigSchema {
             ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
             ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
             ("netwatch", NetwatchSection.CodingKeys.allCases.map(\.rawValue)),
+            ("i2p", I2PSection.CodingKeys.allCases.map(\.rawValue)),
         ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }

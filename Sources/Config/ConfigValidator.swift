@@ -59,6 +59,7 @@ public enum ConfigValidator {
         }
         problems += SSHValidator.problems(in: config)
         problems += NetwatchValidator.problems(in: config)
+        problems += I2PValidator.problems(in: config)
         return problems
     }
 

@@ -89,6 +89,9 @@ final class RequestHandler {
             try requireGreeting(request)
             guard let policyRouting else { throw Refusal(.notPermittedNow, "netwatch is not enabled in the helper's config") }
             return (Array(try policyRouting.apply().utf8), -1)
+        case .i2pLinkUp, .i2pLinkDown, .i2pConverge:
+            try requireGreeting(request)
+            throw Refusal(.notPermittedNow, "i2p is not enabled in the helper's config")
         }
     }
 

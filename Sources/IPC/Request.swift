@@ -26,10 +26,21 @@ public enum Request: Equatable, Sendable {
     case netfilterCommit(mode: NetfilterCommitMode)
     /// Apply the policy routing the helper's config declares (idempotent).
     case policyRoutingApply
+    /// i2p: create the endpoint's veth pair (host end addressed as its gateway, peer
+    /// route to the endpoint, forwarding and IPv6 off) after its drop rules exist.
+    /// Idempotent. Refused unless both addresses are inside one of `i2p.subnets`.
+    case i2pLinkUp(endpoint: I2PEndpoint)
+    /// i2p: delete the endpoint's veth pair and its rules (unknown keys: nothing to do).
+    case i2pLinkDown(key: EndpointKey)
+    /// i2p: these endpoints are the whole desired state: rules re-rendered for exactly
+    /// them, every other plugin link deleted. `keepBase` keeps the drop chains with no
+    /// endpoint (a plugin network exists); without it and endpoints, they are removed.
+    case i2pConverge(endpoints: [I2PEndpoint], keepBase: Bool)
 
     /// For logs: a stage is summarized, not listed rule by rule.
     public var logDescription: String {
         if case .netfilterStage(let sets) = self { return "netfilterStage(containers: \(sets.count), rules: \(sets.reduce(0) { $0 + $1.rules.count }))" }
+        if case .i2pConverge(let endpoints, let keepBase) = self { return "i2pConverge(endpoints: \(endpoints.count), keepBase: \(keepBase))" }
         return "\(self)"
     }
 
@@ -43,6 +54,9 @@ public enum Request: Equatable, Sendable {
         case .netfilterStage: .netfilterStage
         case .netfilterCommit: .netfilterCommit
         case .policyRoutingApply: .policyRoutingApply
+        case .i2pLinkUp: .i2pLinkUp
+        case .i2pLinkDown: .i2pLinkDown
+        case .i2pConverge: .i2pConverge
         }
     }
 
@@ -55,6 +69,10 @@ public enum Request: Equatable, Sendable {
         case .netfilterStage(let sets): ContainerRuleSet.encode(sets, &w)
         case .netfilterCommit(let mode): w.u8(mode.rawValue)
         case .policyRoutingApply: break
+        case .i2pLinkUp(let endpoint): endpoint.encode(&w)
+        case .i2pLinkDown(let key): w.string(key.rawValue)
+        case .i2pConverge(let endpoints, let keepBase):
+            I2PEndpoint.encodeList(endpoints, &w); w.u8(keepBase ? 1 : 0)
         }
         return w.bytes
     }
@@ -88,6 +106,15 @@ public enum Request: Equatable, Sendable {
             request = .netfilterCommit(mode: mode)
         case .policyRoutingApply:
             request = .policyRoutingApply
+        case .i2pLinkUp:
+            request = .i2pLinkUp(endpoint: try I2PEndpoint.decode(&r))
+        case .i2pLinkDown:
+            request = .i2pLinkDown(key: try I2PEndpoint.decodeKey(&r))
+        case .i2pConverge:
+            let endpoints = try I2PEndpoint.decodeList(&r)
+            let flag = try r.u8()
+            guard flag <= 1 else { throw .malformed("keepBase must be 0 or 1") }
+            request = .i2pConverge(endpoints: endpoints, keepBase: flag == 1)
         }
         try r.finish()
         return request
@@ -103,6 +130,9 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case netfilterStage = 0x0301
     case netfilterCommit = 0x0302
     case policyRoutingApply = 0x0303
+    case i2pLinkUp = 0x0401
+    case i2pLinkDown = 0x0402
+    case i2pConverge = 0x0403
 
     public var carriesFD: Bool { self == .connectUserDockerSocket }
 
@@ -116,6 +146,9 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .netfilterStage: "netfilterStage"
         case .netfilterCommit: "netfilterCommit"
         case .policyRoutingApply: "policyRoutingApply"
+        case .i2pLinkUp: "i2pLinkUp"
+        case .i2pLinkDown: "i2pLinkDown"
+        case .i2pConverge: "i2pConverge"
         }
     }
 }

@@ -15,8 +15,16 @@ enum Seeds {
         case .netfilterStage: stages.map { .netfilterStage(sets: $0) }
         case .netfilterCommit: [.netfilterCommit(mode: .changes), .netfilterCommit(mode: .replaceAll)]
         case .policyRoutingApply: [.policyRoutingApply]
+        case .i2pLinkUp: [.i2pLinkUp(endpoint: endpoints[0])]
+        case .i2pLinkDown: [.i2pLinkDown(key: EndpointKey("0123456789ab")!)]
+        case .i2pConverge: [.i2pConverge(endpoints: endpoints, keepBase: true), .i2pConverge(endpoints: [], keepBase: false)]
         }
     }
+
+    static let endpoints: [I2PEndpoint] = [
+        I2PEndpoint(key: EndpointKey("0123456789ab")!, address: address("10.231.0.2"), prefixLength: 24, gateway: address("10.231.0.1")),
+        I2PEndpoint(key: EndpointKey("fedcba987654")!, address: address("10.231.1.9"), prefixLength: 16, gateway: address("10.231.0.1")),
+    ]
 
     static let stages: [[ContainerRuleSet]] = [
         [set("27f6bcdf0af8", [
