@@ -24,6 +24,8 @@ enum AgentSandbox {
         // Files: the audit file (reopened on SIGHUP), keys, known_hosts, resolver and NSS files;
         // the socket the agent binds itself (ssh). unlinkat, fchmodat, faccessat, fstat: arm64.
         "openat", "newfstatat", "fstat", "access", "faccessat", "unlink", "unlinkat", "chmod", "fchmodat",
+        // The i2p plugin's state and keys: written to a temporary file, synced, renamed into place.
+        "rename", "renameat", "renameat2", "fsync", "fdatasync", "mkdir", "mkdirat", "getdents64",
         // Threads (clone is filtered below) and their runtime: locks, TLS, Dispatch's QoS.
         "futex", "set_robust_list", "rseq", "sched_yield", "setpriority",
         // Signals: ServiceLifecycle's and Dispatch's signal sources; reaping netwatch's scripts.
