@@ -43,21 +43,28 @@ struct I2PStatusCommand: ParsableCommand {
 
     static let defaultStateDir = "/var/lib/bulkhead/i2p"
 
+    /// No status to show (printed without the usage text a ValidationError brings).
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     func run() throws {
+        try AgentSandbox.install()
         let directory = try stateDir ?? configuredStateDir()
         let path = directory + "/status.json"
         let bytes: [UInt8]
         do {
             guard let read = try AtomicFile.read(path, limit: 16 << 20) else {
-                throw ValidationError("\(path) does not exist: is the agent running with the i2p: section enabled? (or give --state-dir)")
+                throw Unreadable("\(path) does not exist: is the agent running with the i2p: section enabled? (or give --state-dir)")
             }
             bytes = read
         } catch let failure as AtomicFile.Failure {
-            throw ValidationError("\(failure) (run as root or as agent.user, or give --state-dir)")
+            throw Unreadable("\(failure) (run as root or as agent.user, or give --state-dir)")
         }
         let status: I2PStatus
         do { status = try JSONDecoder().decode(I2PStatus.self, from: Data(bytes)) } catch {
-            throw ValidationError("\(path) is not a status file: \(error)")
+            throw Unreadable("\(path) is not a status file: \(error)")
         }
         print(format == .json ? String(decoding: status.json(), as: UTF8.self) : status.text(), terminator: "")
     }
