@@ -15,6 +15,7 @@ struct BulkheadAgent: AsyncParsableCommand {
               audit    a Docker socket whose log/attach streams are audited for secrets
               ssh      local Docker sockets carried over SSH to remote daemons
               netwatch container labels drive DNAT/FORWARD/MARK rules in the helper's chains
+              i2p      a Docker network plugin (bulkhead-i2p) that puts each container on I2P only
 
             Offline tools:
               audit scan   scan a file or stdin with the audit service's secret detector
@@ -22,10 +23,11 @@ struct BulkheadAgent: AsyncParsableCommand {
               ssh proxy    run the ssh service alone, on your own socket, without the helper
               netwatch plan  print the rules the running containers would produce
               audit-sandbox  install the agent's seccomp filter and report every thread
+              i2p status   each container on a bulkhead-i2p network and its .b32.i2p addresses
 
             Every subcommand but `audit rules` runs under the agent's seccomp filter
             (security/syscalls.md) before it reads any input.
             """,
-        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self],
+        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self, I2PCommand.self],
         defaultSubcommand: RunAgent.self)
 }

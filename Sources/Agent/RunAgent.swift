@@ -58,8 +58,11 @@ struct RunAgent: AsyncParsableCommand {
         if let netwatch = config.enabledNetwatch, let scripts {
             services.append(.init(service: NetwatchService(settings: netwatch, scripts: scripts, helper: helper, group: group, logger: Logger(label: "netwatch"))))
         }
+        if let i2p = config.enabledI2P {
+            services.append(.init(service: I2PService(settings: i2p, helper: helper, group: group, logger: Logger(label: "i2p"))))
+        }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
-                     config.enabledNetwatch.map { _ in "netwatch" }]
+                     config.enabledNetwatch.map { _ in "netwatch" }, config.enabledI2P.map { _ in "i2p" }]
         logger.notice("started", metadata: ["uid": "\(getuid())", "fd_limit": "\(fdLimit)", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         try await AgentServices.run(services, group: group, logger: logger)
         logger.notice("stopped")

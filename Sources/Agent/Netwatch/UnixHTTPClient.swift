@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// HTTP/1.1 GET requests over a Unix stream socket, one request per connection.
+/// HTTP/1.1 GET (and body-less POST) requests over a Unix stream socket, one request per connection.
 /// `connect` hands over a new connected fd each time; it may block (the helper
 /// connects it), so it runs on NIO's thread pool, never on an event loop.
 struct UnixHTTPClient: Sendable {
@@ -21,6 +21,16 @@ struct UnixHTTPClient: Sendable {
         let request = Self.describe(target)
         return try await withDeadline(timeout, else: .timedOut(request: request, after: timeout)) {
             try await self.exchange(target) { parts in
+                try await Self.collectBody(&parts, limit: limit, request: request)
+            }
+        }
+    }
+
+    /// POSTs `target` with no body (`/containers/{id}/kill`); returns the 2xx answer's body.
+    func post(_ target: String, limit: Int, timeout: Duration) async throws -> ByteBuffer {
+        let request = Self.describe(target, method: .POST)
+        return try await withDeadline(timeout, else: .timedOut(request: request, after: timeout)) {
+            try await self.exchange(target, method: .POST) { parts in
                 try await Self.collectBody(&parts, limit: limit, request: request)
             }
         }
@@ -47,12 +57,12 @@ struct UnixHTTPClient: Sendable {
     /// Connects, sends the request and reads the response head; hands the rest of
     /// a 2xx answer to `body`. Any other status becomes `RuntimeAPIError.http`.
     private func exchange<Result: Sendable>(
-        _ target: String, body: (inout Parts) async throws -> Result
+        _ target: String, method: HTTPMethod = .GET, body: (inout Parts) async throws -> Result
     ) async throws -> Result {
-        let request = Self.describe(target)
+        let request = Self.describe(target, method: method)
         let connection = try await open()
         do {
-            return try await talk(connection, target, request, body: body)
+            return try await talk(connection, method, target, request, body: body)
         } catch let error as RuntimeAPIError {
             throw error
         } catch {
@@ -63,13 +73,14 @@ struct UnixHTTPClient: Sendable {
     }
 
     private func talk<Result: Sendable>(
-        _ connection: Connection, _ target: String, _ request: String, body: (inout Parts) async throws -> Result
+        _ connection: Connection, _ method: HTTPMethod, _ target: String, _ request: String, body: (inout Parts) async throws -> Result
     ) async throws -> Result {
         try await connection.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
             // Go's HTTP server rejects an HTTP/1.1 request without Host.
             head.headers.add(name: "Host", value: "localhost")
             head.headers.add(name: "Connection", value: "close")
+            if method == .POST { head.headers.add(name: "Content-Length", value: "0") }
             // One write: a daemon that answers after the head and closes must not
             // make a separate write of the end fail (seen as "I/O on closed channel").
             // If the write fails anyway, whatever it answered is still read below.
@@ -132,8 +143,8 @@ struct UnixHTTPClient: Sendable {
     }
 
     /// "GET /containers/json": the target without its (long, percent-encoded) query, for messages.
-    static func describe(_ target: String) -> String {
-        "GET " + (target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target)
+    static func describe(_ target: String, method: HTTPMethod = .GET) -> String {
+        "\(method.rawValue) " + (target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target)
     }
 }
 

@@ -1,0 +1,90 @@
+import Config
+import IPC
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The i2p service's plugin side: the remote driver API on the helper's plugin socket,
+/// links converged from the state on disk, DNS and the transparent proxy on each
+/// gateway, containers checked and put on I2P after Join, and status.json kept current.
+struct I2PService: Service {
+    static let statusEvery: Duration = .seconds(2)
+
+    let settings: I2PSection
+    let helper: HelperClient
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    struct Unusable: Error, CustomStringConvertible { var description: String }
+
+    func run() async throws {
+        let store = PluginStore(directory: settings.stateDir)
+        for problem in try store.load() { logger.warning("state file ignored", metadata: ["problem": "\(problem)"]) }
+        guard let poolSubnet = settings.pool, let interval = DurationText.seconds(settings.convergeInterval) else {
+            throw Unusable(description: "i2p.fake_pool or i2p.converge_interval does not parse")
+        }
+        let pool = FakePool(pool: poolSubnet, path: settings.stateDir + "/names.json")
+        try pool.load()
+        let sessions = makeSessionDirectory(settings: settings, group: group, logger: Logger(label: "i2p.sam"))
+        let helper = helper
+        let docker = UnixHTTPClient(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group)
+        let admission = I2PAdmission(http: docker, store: store, sessions: sessions, logger: logger)
+        let (changes, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let events = PluginDriver.Events(
+            networksChanged: { signal.yield() },
+            joined: { endpoint in Task { await admission.joined(endpoint) } },
+            left: { endpoint in
+                if let identity = endpoint.identity { sessions.detach(container: identity) }
+            })
+        let driver = PluginDriver(subnets: settings.servedSubnets, store: store, links: helper, events: events, logger: logger)
+
+        // Containers that were on I2P before this agent started keep their identities.
+        for endpoint in store.endpoints where endpoint.joined {
+            guard let identity = endpoint.identity, let address = IPv4Address(endpoint.address) else { continue }
+            sessions.attach(container: identity, address: address, ports: endpoint.ports)
+        }
+        await driver.converge()
+        let throttle = LogThrottle(logger: logger)
+        let responder = I2PDNSResponder(pool: pool, isKnownSource: { store.endpoint(address: $0) != nil }, note: { throttle.warning($0) })
+        let proxy = TransparentProxy(pool: pool, store: store, sessions: sessions, log: throttle, logger: logger)
+        let listeners = GatewayListeners(
+            dnsPort: settings.dnsPort, transparentPort: settings.transparentPort, group: group, responder: responder, proxy: proxy, logger: logger)
+        await listeners.sync(Self.gateways(store))
+
+        let listener = try helper.bindUnixListener(ListenerName("i2p-plugin")!)  // already listening, root-only
+        let server = try await PluginHTTPServer.serve(listener: listener, driver: driver, group: group)
+        logger.notice("plugin listening", metadata: [
+            "socket": "\(settings.pluginSocket)", "networks": "\(store.networks.count)", "endpoints": "\(store.endpoints.count)",
+            "subnets": "\(settings.subnets.joined(separator: ","))", "fake_pool": "\(settings.fakePool)", "names": "\(pool.count)",
+        ])
+
+        let status = I2PStatusWriter(path: settings.stateDir + "/status.json", logger: logger)
+        let store2 = store
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    for await _ in changes { await listeners.sync(Self.gateways(store2)) }
+                }
+                tasks.addTask {
+                    var sinceConverge: Double = 0
+                    while !Task.isCancelled {
+                        status.write(I2PStatus(endpoints: store2.endpoints, containers: sessions.snapshot()))
+                        try? await Task.sleep(for: Self.statusEvery)
+                        sinceConverge += 2
+                        guard sinceConverge >= interval else { continue }
+                        sinceConverge = 0
+                        await driver.converge()
+                        await listeners.sync(Self.gateways(store2))
+                        await admission.recheck()
+                    }
+                }
+            }
+        }
+        signal.finish()
+        try? await server.close()
+        await listeners.closeAll()
+        logger.notice("stopped")
+    }
+
+    static func gateways(_ store: PluginStore) -> Set<IPv4Address> { Set(store.networks.compactMap(\.gatewayAddress)) }
+}

@@ -1,0 +1,87 @@
+import IPC
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A container's TCP connection to a fake address, redirected to the gateway: maps
+/// the original destination back to its `.i2p` name and the source to its container,
+/// opens a stream from the container's outbound identity, and relays both ways.
+/// Anything that cannot be reached closes the container's connection at once.
+struct TransparentProxy: Sendable {
+    /// getsockopt(SOL_IP, SO_ORIGINAL_DST): the destination before REDIRECT.
+    static let solIP: Int32 = 0, soOriginalDst: Int32 = 80
+
+    let pool: FakePool
+    let store: PluginStore
+    let sessions: any I2PSessionDirectory
+    let log: LogThrottle
+    let logger: Logger
+
+    struct Refusal: Error, CustomStringConvertible { var description: String }
+
+    /// Called for each accepted connection (autoRead off, remote half-close allowed).
+    func accepted(_ channel: any Channel) {
+        Task { await serve(channel) }
+    }
+
+    private func serve(_ channel: any Channel) async {
+        let started = ContinuousClock.now
+        var what = "connection from \(channel.remoteAddress?.description ?? "?")"
+        do {
+            let (identity, name) = try await route(channel)
+            what = "\(identity) -> \(name)"
+            let (upstream, leftover) = try await sessions.connect(from: identity, to: name, on: channel.eventLoop)
+            try await splice(channel, upstream, leftover: leftover, what: what, started: started)
+            logger.debug("stream open", metadata: ["stream": "\(what)", "setup_ms": "\((ContinuousClock.now - started).milliseconds)"])
+        } catch {
+            log.warning("\(what): closed: \(error)")
+            try? await channel.close()
+        }
+    }
+
+    /// The container's identity and the name it wants.
+    private func route(_ channel: any Channel) async throws -> (String, String) {
+        guard let provider = channel as? any SocketOptionProvider, let source = channel.remoteAddress?.ipv4 else {
+            throw Refusal(description: "not an IPv4 TCP connection")
+        }
+        let original: sockaddr_in = try await provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(Self.solIP), name: SocketOptionName(Self.soOriginalDst)).get()
+        guard let destination = IPv4Address(UInt32(bigEndian: original.sin_addr.s_addr)) else { throw Refusal(description: "no original destination") }
+        guard let name = pool.name(for: destination) else {
+            throw Refusal(description: "\(destination) is no address the plugin's DNS handed out (ask for an .i2p name)")
+        }
+        guard let endpoint = store.endpoint(address: source) else { throw Refusal(description: "\(source) is no plugin endpoint") }
+        guard let identity = endpoint.identity else {
+            throw Refusal(description: "the container at \(source) is not on I2P yet (learned shortly after it starts)")
+        }
+        return (identity, name)
+    }
+
+    /// Joins the two channels with a relay (on the container's event loop), after writing `leftover`.
+    private func splice(_ container: any Channel, _ upstream: any Channel, leftover: ByteBuffer?, what: String, started: ContinuousClock.Instant) async throws {
+        guard upstream.eventLoop === container.eventLoop else {
+            upstream.close(promise: nil)
+            throw Refusal(description: "the stream came on another event loop")
+        }
+        let logger = logger
+        try await container.eventLoop.submit {
+            let counter = RelayCounter { c in
+                logger.info("stream closed", metadata: [
+                    "stream": "\(what)", "bytes_from_container": "\(c.fromClient)", "bytes_to_container": "\(c.toClient)",
+                    "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+                ])
+            }
+            let containerSide = RelayHandler(counter: counter, isClientSide: true)
+            let upstreamSide = RelayHandler(counter: counter, isClientSide: false)
+            RelayHandler.join(containerSide, upstreamSide)
+            if let leftover, leftover.readableBytes > 0 { container.writeAndFlush(leftover, promise: nil) }
+            try container.pipeline.syncOperations.addHandler(containerSide)
+            try upstream.pipeline.syncOperations.addHandler(upstreamSide)
+            try upstream.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+            try container.syncOptions?.setOption(.autoRead, value: true)
+            try upstream.syncOptions?.setOption(.autoRead, value: true)
+        }.get()
+    }
+}
