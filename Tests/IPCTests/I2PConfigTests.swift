@@ -51,5 +51,4 @@ final class I2PConfigTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("the name `i2p-plugin` is reserved for i2p.plugin_socket"), "\($0)")
         }
     }
-
 }
