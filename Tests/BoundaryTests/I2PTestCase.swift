@@ -101,6 +101,7 @@ class I2PTestCase: XCTestCase {
             "-A BULKHEAD-I2P-NAT -d 10.64.0.0/10 -p tcp -j REDIRECT --to-ports 7680",
             "-A BULKHEAD-I2P-NAT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL -j REDIRECT --to-ports 7653",
             "-A BULKHEAD-I2P-NAT -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL -j REDIRECT --to-ports 7653",
+            "-A BULKHEAD-I2P-NAT -j ACCEPT",
             "-A BULKHEAD-I2P-IN -m conntrack --ctstate ESTABLISHED -j ACCEPT",
             "-A BULKHEAD-I2P-IN -p tcp -m tcp --dport 7680 -m conntrack --ctstate DNAT -j ACCEPT",
             "-A BULKHEAD-I2P-IN -p udp -m udp --dport 7653 -m conntrack --ctstate DNAT -j ACCEPT",

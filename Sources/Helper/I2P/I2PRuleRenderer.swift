@@ -44,8 +44,10 @@ struct I2PRuleRenderer {
             // Anti-spoofing: a container (CAP_NET_RAW by default) sends only from its own address, on its own link.
             lines = endpoints.map { "-s \($0.address)/32 -i \(I2PLayout.hostInterface($0.key)) -j RETURN" } + Self.logAndDrop("src")
         case "BULKHEAD-I2P-NAT":
+            // The final ACCEPT ends nat PREROUTING here: no later DNAT (Docker's published ports) rewrites a container's packet.
             lines = ["-d \(pool) -p tcp -j REDIRECT --to-ports \(p)"]
                 + ["udp", "tcp"].map { "-p \($0) -m \($0) --dport 53 -m addrtype --dst-type LOCAL -j REDIRECT --to-ports \(d)" }
+                + ["-j ACCEPT"]
         case "BULKHEAD-I2P-IN":
             // Only what the NAT chain redirected (ctstate DNAT), and replies: never a host port directly.
             lines = ["-m conntrack --ctstate ESTABLISHED -j ACCEPT",
