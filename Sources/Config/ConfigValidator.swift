@@ -22,6 +22,7 @@ public enum ConfigValidator {
         for (name, spec) in config.listeners.sorted(by: { $0.key < $1.key }) {
             let key = "listeners.\(name)"
             if name == "router" { problems.append("\(key): the name `router` is reserved for router.listen") }
+            if name == "i2p-plugin" { problems.append("\(key): the name `i2p-plugin` is reserved for i2p.plugin_socket") }
             if ListenerName(name) == nil { problems.append("\(key): names are [a-z][a-z0-9_-]{0,31}") }
             switch (spec.unix, spec.tcp) {
             case (let path?, nil):

@@ -33,6 +33,10 @@ struct ListenerTable {
                 endpoint: .unix(path: audit.listen, mode: ConfigValidator.parseMode(audit.mode)!, uid: 0, gid: gid),
                 configKey: "audit.listen")
         }
+        if let i2p = config.enabledI2P {
+            // Only dockerd (root) talks to a network plugin.
+            entries[ListenerName("i2p-plugin")!] = Entry(endpoint: .unix(path: i2p.pluginSocket, mode: 0o600, uid: 0, gid: 0), configKey: "i2p.plugin_socket")
+        }
         for remote in config.enabledSSHRemotes {
             guard let gid = Account.groupID(remote.group) else { throw ConfigError("ssh remote \(remote.name).group: no group \(remote.group.debugDescription)") }
             entries[ListenerName(remote.listenerName)!] = Entry(  // validated by ConfigValidator

@@ -15,15 +15,17 @@ final class RequestHandler {
     private let configDocument: [UInt8]
     private let netfilter: NetfilterState?
     private let policyRouting: PolicyRoutingApplier?
+    private let i2p: I2PService?
     private let logger: Logger
     private var greeted = false
 
     init(
         binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8],
-        netfilter: NetfilterState?, policyRouting: PolicyRoutingApplier?, logger: Logger
+        netfilter: NetfilterState?, policyRouting: PolicyRoutingApplier?, i2p: I2PService?, logger: Logger
     ) {
         self.binder = binder; self.connector = connector; self.upstreams = upstreams
-        self.configDocument = configDocument; self.netfilter = netfilter; self.policyRouting = policyRouting; self.logger = logger
+        self.configDocument = configDocument; self.netfilter = netfilter; self.policyRouting = policyRouting
+        self.i2p = i2p; self.logger = logger
     }
 
     /// A new agent session starts un-greeted, with nothing staged.
@@ -89,10 +91,21 @@ final class RequestHandler {
             try requireGreeting(request)
             guard let policyRouting else { throw Refusal(.notPermittedNow, "netwatch is not enabled in the helper's config") }
             return (Array(try policyRouting.apply().utf8), -1)
-        case .i2pLinkUp, .i2pLinkDown, .i2pConverge:
+        case .i2pLinkUp(let endpoint):
             try requireGreeting(request)
-            throw Refusal(.notPermittedNow, "i2p is not enabled in the helper's config")
+            return (Array(try requireI2P().linkUp(endpoint).utf8), -1)
+        case .i2pLinkDown(let key):
+            try requireGreeting(request)
+            return (Array(try requireI2P().linkDown(key).utf8), -1)
+        case .i2pConverge(let endpoints, let keepBase):
+            try requireGreeting(request)
+            return (Array(try requireI2P().converge(endpoints, keepBase: keepBase).utf8), -1)
         }
+    }
+
+    private func requireI2P() throws(Refusal) -> I2PService {
+        guard let i2p else { throw Refusal(.notPermittedNow, "i2p is not enabled in the helper's config") }
+        return i2p
     }
 
     private func requireNetwatch() throws(Refusal) -> NetfilterState {

@@ -48,11 +48,13 @@ struct RunHelper: ParsableCommand {
         // on the signalfd instead of being lost. Children unblock it for themselves.
         guard let signals = SignalChannel.open() else { throw ValidationError("cannot create the signalfd") }
         // Forked while root, each with only the capabilities it needs (see NetfilterExecutor, ProofInspector).
-        let executor = try config.enabledNetwatch.map { _ in
+        // netwatch and i2p share it: one child holds CAP_NET_ADMIN for both.
+        var executor: NetfilterExecutor?
+        if config.enabledNetwatch != nil || config.enabledI2P != nil {
             guard let account = Account.named(config.helper.netfilterUser) else {
                 throw ValidationError("helper.netfilter_user \(config.helper.netfilterUser) does not exist; `make install` creates it (useradd --system \(config.helper.netfilterUser))")
             }
-            return try NetfilterExecutor.start(as: account, logger: Logger(label: "helper.netfilter"))
+            executor = try NetfilterExecutor.start(as: account, logger: Logger(label: "helper.netfilter"))
         }
         let inspector = try config.enabledRouter.map { _ in try ProofInspector.start(as: helperAccount, logger: Logger(label: "helper.proofs")) }
 
@@ -75,6 +77,12 @@ struct RunHelper: ParsableCommand {
         let diag = bh_open_sock_diag()
         guard diag >= 0 else { throw ValidationError("cannot open a NETLINK_SOCK_DIAG socket: errno \(errno)") }
 
+        if let i2p = config.enabledI2P {
+            guard let agentAccount = Account.named(config.agent.user) else {
+                throw ValidationError("agent.user \(config.agent.user) does not exist; it owns i2p.state_dir")
+            }
+            try I2PDirectories.prepare(i2p, agent: agentAccount)
+        }
         // Built before the sandbox: it looks for the runtime socket (access() is not allowed later).
         let upstreams = UpstreamConnector(config: config)
         // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
@@ -96,10 +104,12 @@ struct RunHelper: ParsableCommand {
             netfilter = state
             policyRouting = PolicyRoutingApplier(policy: netwatch.policyRouting, executor: executor, netfilter: state, logger: Logger(label: "helper.netfilter"))
         }
+        // Its links and drop rules outlive the helper: containers keep their links while it restarts.
+        let i2p = config.enabledI2P.flatMap { settings in executor.map { I2PService(executor: $0, settings: settings, logger: Logger(label: "helper.i2p")) } }
         let handler = RequestHandler(
             binder: binder, connector: DockerSocketConnector(router: config.router, binder: binder, diag: diag, inspector: inspector),
             upstreams: upstreams, configDocument: document,
-            netfilter: netfilter, policyRouting: policyRouting, logger: Logger(label: "helper.ipc"))
+            netfilter: netfilter, policyRouting: policyRouting, i2p: i2p, logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source,
                               executor: executor, inspector: inspector, logger: logger).run()
         // Nothing maintains the rules once the helper is gone: take them with it.

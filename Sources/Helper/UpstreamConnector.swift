@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 /// `connectUpstream(name)`: connects to the upstream socket the helper's config
-/// gives a service (`audit` → `audit.upstream`, `netwatch` → `netwatch.runtime_api`:
-/// rootful Docker or Podman sockets). The
+/// gives a service (`audit` → `audit.upstream`, `netwatch` → `netwatch.runtime_api`,
+/// `i2p` → `i2p.docker_socket`: rootful Docker or Podman sockets). The
 /// agent names the service; the path is the helper's.
 struct UpstreamConnector {
     private let upstreams: [ListenerName: (path: String, configKey: String)]
@@ -18,6 +18,7 @@ struct UpstreamConnector {
         if let netwatch = config.enabledNetwatch {
             table[ListenerName("netwatch")!] = (netwatch.runtimeAPI.isEmpty ? Self.detectRuntime(config) : netwatch.runtimeAPI, "netwatch.runtime_api")
         }
+        if let i2p = config.enabledI2P { table[ListenerName("i2p")!] = (i2p.dockerSocket, "i2p.docker_socket") }
         upstreams = table
     }
 

@@ -18,6 +18,9 @@ final class FrameCodecTests: XCTestCase {
         ]),
         .netfilterCommit(mode: .replaceAll),
         .policyRoutingApply,
+        .i2pLinkUp(endpoint: I2PEndpoint(key: EndpointKey("0123456789ab")!, address: IPv4Address("10.231.0.2")!, prefixLength: 24, gateway: IPv4Address("10.231.0.1")!)),
+        .i2pLinkDown(key: EndpointKey("0123456789ab")!),
+        .i2pConverge(endpoints: [I2PEndpoint(key: EndpointKey("27f6bcdf0af8")!, address: IPv4Address("10.231.4.9")!, prefixLength: 22, gateway: IPv4Address("10.231.4.1")!)], keepBase: true),
     ]
 
     func testEveryRequestTypeIsCovered() {
@@ -34,6 +37,14 @@ final class FrameCodecTests: XCTestCase {
             let bytes = Frame(kind: .request, type: RequestType.netfilterStage.rawValue, id: 1, payload: Request.netfilterStage(sets: batch).encodePayload()).encoded()
             XCTAssertLessThanOrEqual(bytes.count, Frame.maxRequestSize)
         }
+    }
+
+    func testTheLargestConvergeFitsOneFrame() {
+        let endpoints = (1...I2PEndpoint.maxPerConverge).map {
+            I2PEndpoint(key: EndpointKey(String(format: "%012x", $0))!, address: IPv4Address("10.231.\($0).2")!, prefixLength: 24, gateway: IPv4Address("10.231.\($0).1")!)
+        }
+        let payload = Request.i2pConverge(endpoints: endpoints, keepBase: true).encodePayload()
+        XCTAssertLessThanOrEqual(Frame(kind: .request, type: RequestType.i2pConverge.rawValue, id: 1, payload: payload).encoded().count, Frame.maxRequestSize)
     }
 
     func testEveryRequestRoundTrips() throws {

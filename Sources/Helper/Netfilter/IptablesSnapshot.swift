@@ -21,17 +21,20 @@ struct IptablesSnapshot: Equatable {
 
     /// Splits a whole `iptables-save` into the owned tables (absent ones are empty).
     static func tables(_ text: String) -> [NetfilterLayout.Table: IptablesSnapshot] {
-        var sections: [NetfilterLayout.Table: [Substring]] = [:]
-        var current: NetfilterLayout.Table?
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("*") { current = NetfilterLayout.Table(rawValue: String(line.dropFirst())); continue }
-            if let current { sections[current, default: []].append(line) }
-        }
         var result: [NetfilterLayout.Table: IptablesSnapshot] = [:]
-        for table in NetfilterLayout.Table.allCases {
-            result[table] = IptablesSnapshot((sections[table] ?? []).joined(separator: "\n"))
-        }
+        for table in NetfilterLayout.Table.allCases { result[table] = self.table(table.rawValue, in: text) }
         return result
+    }
+
+    /// Table `name` of a whole `iptables-save` or `ip6tables-save` (empty when absent).
+    static func table(_ name: String, in text: String) -> IptablesSnapshot {
+        var section: [Substring] = []
+        var inside = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("*") { inside = line.dropFirst() == name; continue }
+            if inside { section.append(line) }
+        }
+        return IptablesSnapshot(section.joined(separator: "\n"))
     }
 
     func exists(_ chain: String) -> Bool { chains[chain] != nil }

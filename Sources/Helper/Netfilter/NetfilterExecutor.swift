@@ -24,6 +24,10 @@ struct NetfilterExecutor {
         case restore(input: String)
         /// `iptables-save` (every table: iptables-nft reads the whole ruleset anyway).
         case save
+        /// `ip6tables-restore --noflush -w` with `input` on stdin (the i2p plugin's IPv6 drops).
+        case restore6(input: String)
+        /// `ip6tables-save` (every table).
+        case save6
         /// `ip` with these arguments (rendered by the helper).
         case ip([String])
         /// Writes `value` to a file under /proc/sys/net/.
@@ -41,7 +45,9 @@ struct NetfilterExecutor {
 
     /// Its only capabilities, also ambient: iptables and ip need nothing else.
     static let capabilities: [cap_value_t] = [cap_value_t(CAP_NET_ADMIN), cap_value_t(CAP_NET_RAW)]
-    static let programs = (restore: "/usr/sbin/iptables-restore", save: "/usr/sbin/iptables-save", ip: "/usr/sbin/ip")
+    static let programs = (
+        restore: "/usr/sbin/iptables-restore", save: "/usr/sbin/iptables-save", ip: "/usr/sbin/ip",
+        restore6: "/usr/sbin/ip6tables-restore", save6: "/usr/sbin/ip6tables-save")
     static let maxOutput = 32 << 20
     static let timeoutSeconds: Int32 = 60
 
@@ -66,6 +72,8 @@ struct NetfilterExecutor {
         case .save: body = [2]
         case .ip(let args): body = [3] + Array(args.joined(separator: "\0").utf8)
         case .sysctl(let path, let value): body = [4] + Array("\(path)\0\(value)".utf8)
+        case .restore6(let input): body = [5] + Array(input.utf8)
+        case .save6: body = [6]
         }
         try Self.writeAll(fd, Self.lengthPrefixed(body))
         let header = try Self.readExactly(fd, 8)
@@ -162,6 +170,8 @@ private struct ExecutorProcess {
             defer { close(f) }
             let value = Array(parts[1].utf8)
             return write(f, value, value.count) == value.count ? (0, []) : (1, Array("write \(parts[0]): \(String(cString: strerror(errno)))".utf8))
+        case 5: return execute([NetfilterExecutor.programs.restore6, "--noflush", "-w", "5"], stdin: payload)
+        case 6: return execute([NetfilterExecutor.programs.save6], stdin: [])
         default: return (2, Array("unknown executor op \(op)".utf8))
         }
     }
