@@ -29,7 +29,7 @@ public struct I2PSection: Codable, Equatable, Sendable {
     public var convergeInterval: String
 
     public init(
-        enabled: Bool = true, sam: String = "127.0.0.1:7656", subnets: [String] = ["10.231.0.0/16"], fakePool: String = "10.192.0.0/10",
+        enabled: Bool = true, sam: String = "127.0.0.1:7656", subnets: [String] = ["10.231.0.0/16"], fakePool: String = "10.64.0.0/10",
         transparentPort: UInt16 = 7680, dnsPort: UInt16 = 7653, pluginSocket: String = "/run/docker/plugins/bulkhead-i2p.sock",
         stateDir: String = "/var/lib/bulkhead/i2p", dockerSocket: String = "/var/run/docker.sock",
         inboundLength: Int = 3, outboundLength: Int = 3, inboundQuantity: Int = 2, outboundQuantity: Int = 2, convergeInterval: String = "10s"

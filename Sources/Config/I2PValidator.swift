@@ -19,7 +19,7 @@ enum I2PValidator {
                 problems.append("i2p.fake_pool overlaps i2p.subnets[\(i)]")
             }
         } else {
-            problems.append("i2p.fake_pool must be an IPv4 CIDR like 10.192.0.0/10")
+            problems.append("i2p.fake_pool must be an IPv4 CIDR like 10.64.0.0/10")
         }
         let subnets = s.servedSubnets
         for i in subnets.indices { for j in subnets.indices where j > i && subnets[i].overlaps(subnets[j]) {

@@ -4,14 +4,14 @@ import XCTest
 
 /// The `i2p:` section's validator: each problem names the key to fix.
 final class I2PConfigTests: XCTestCase {
-    /// A valid section. (The shipped default fake_pool 10.192.0.0/10 contains the default
-    /// subnet 10.231.0.0/16, so `i2p: {}` alone is refused.)
-    private let base = "i2p:\n  fake_pool: 10.64.0.0/10\n"
+    /// A valid section: the defaults alone.
+    private let base = "i2p:\n  enabled: true\n"
 
     func testAValidSectionLoadsAndAbsentMeansDisabled() throws {
         let s = try XCTUnwrap(try ConfigLoader.load(yaml: base).enabledI2P)
         XCTAssertEqual(s.servedSubnets.map(\.description), ["10.231.0.0/16"])
         XCTAssertEqual([s.transparentPort, s.dnsPort], [7680, 7653])
+        XCTAssertEqual(s.pool?.description, "10.64.0.0/10")
         XCTAssertNil(try ConfigLoader.load(yaml: "").enabledI2P)
         XCTAssertNil(try ConfigLoader.load(yaml: "i2p:\n  enabled: false\n").enabledI2P)
     }
