@@ -27,7 +27,8 @@ struct I2PDNSResponder: Sendable {
 
     private func decide(_ q: DNSMessage.Question, _ source: IPv4Address) -> (DNSMessage.RCode, [UInt32]) {
         guard q.qclass == DNSMessage.classIN, Self.isI2PName(q.labels) else {
-            note("\(source) asked for \(Self.printable(q.name)) (type \(q.type)): refused, only .i2p names resolve")
+            let why = q.labels.last == "i2p" ? "not a valid .i2p name (a .b32.i2p name has 52 base32 characters)" : "only .i2p names resolve"
+            note("\(source) asked for \(Self.printable(q.name)) (type \(q.type)): refused, \(why)")
             return (.refused, [])
         }
         switch q.type {
