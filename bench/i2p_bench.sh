@@ -70,15 +70,17 @@ trap cleanup EXIT
 log "private I2P network: $TESTNET up"
 timeout 300 "$TESTNET" up >"$W/testnet.log" 2>&1 || { cat "$W/testnet.log" >&2; exit 1; }
 
-serve() {  # NAME SAM: a FORWARD service; prints its b32 once ready
+serve() {  # NAME SAM VAR: a FORWARD service; sets VAR to its b32 once ready (not in a
+  # subshell: its pid must reach the clean-up)
   local name=$1 sam=$2
   timeout 3600 python3 "$SAM_PY" serve --sam "$sam" --listen "$I2P_HOST" --body "first-byte-$name" \
     --timeout 3500 >"$W/$name.out" 2>"$W/$name.err" &
   pids+=($!)
   wait_for 90 grep -q '^ready' "$W/$name.out" || { log "service $name not ready: $(cat "$W/$name.err")"; exit 1; }
-  awk '$1 == "b32" { print $2 }' "$W/$name.out"
+  printf -v "$3" '%s' "$(awk '$1 == "b32" { print $2 }' "$W/$name.out")"
 }
-SVC=$(serve svc "$SAM3")          # the service on router 3 (64 MiB and first bytes)
+SVC="" REF=""
+serve svc "$SAM3" SVC             # the service on router 3 (64 MiB and first bytes)
 log "service on router 3: $SVC"
 
 socks_get() {  # PATH -> "seconds_total seconds_first_byte bytes"
@@ -139,7 +141,7 @@ for c in d:
   CPID=$(dk inspect -f '{{.State.Pid}}' "$TAG-client")
   FAKE=$(nsenter -t "$CPID" -n busybox nslookup "$SVC" "$GW" 2>/dev/null | awk '/^Address: / && $2 !~ /:53$/ { a = $2 } END { print a }')
   log "the plugin's DNS answers $SVC -> $FAKE"
-  REF=$(serve ref "$SAM1")        # i2pd's own FORWARD service on router 1 (inbound reference)
+  serve ref "$SAM1" REF           # i2pd's own FORWARD service on router 1 (inbound reference)
   log "reference service on router 1: $REF"
 fi
 
@@ -186,7 +188,7 @@ pt=$(m "$plugin_tp"); st=$(m "$socks_tp")
 op=$(m "$out_plugin"); os=$(m "$out_socks"); ip_=$(m "$in_plugin"); ir=$(m "$in_ref")
 printf '\ni2p bench: private I2P network (i2pd 2.45, zero-hop tunnels), %d MiB x %d runs interleaved, %d new connections for first byte; medians\n' "$MIB" "$RUNS" "$TTFB_N"
 printf '%-52s %12s %12s %10s\n' "metric" "plugin" "i2pd" "plugin/i2pd"
-awk -v p="$pt" -v s="$st" 'BEGIN { printf "%-52s %12s %12s %10s\n", "64 MiB from router 3, MB/s (i2pd: SOCKS on router 1)", p, s, (p == "nan" || s == "nan" || s == 0) ? "-" : sprintf("%.2fx", p / s) }'
+awk -v p="$pt" -v s="$st" -v mib="$MIB" 'BEGIN { printf "%-52s %12s %12s %10s\n", mib " MiB from router 3, MB/s (i2pd: SOCKS on router 1)", p, s, (p == "nan" || s == "nan" || s == 0) ? "-" : sprintf("%.2fx", p / s) }'
 awk -v p="$op" -v s="$os" 'BEGIN { printf "%-52s %12s %12s %10s\n", "first byte, new conn. out to router 3, ms (i2pd: SOCKS)", (p == "nan" ? p : sprintf("%.1f", p * 1000)), (s == "nan" ? s : sprintf("%.1f", s * 1000)), (p == "nan" || s == "nan" || s == 0) ? "-" : sprintf("%.2fx", p / s) }'
 awk -v p="$ip_" -v s="$ir" 'BEGIN { printf "%-52s %12s %12s %10s\n", "first byte, new conn. in from router 2, ms (i2pd: FORWARD)", (p == "nan" ? p : sprintf("%.1f", p * 1000)), (s == "nan" ? s : sprintf("%.1f", s * 1000)), (p == "nan" || s == "nan" || s == 0) ? "-" : sprintf("%.2fx", p / s) }'
 echo "raw: plugin MB/s [$plugin_tp ] socks MB/s [$socks_tp ] out plugin s [$out_plugin ] out socks s [$out_socks ] in plugin s [$in_plugin ] in ref s [$in_ref ]"
