@@ -20,9 +20,11 @@ STAGE = /run/bulkhead-test/bin
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
 	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), run all tests"
-	@echo "             (the i2p test starts a private I2P network: scripts/i2p-testnet.sh; make testenv-down stops all)"
+	@echo "             (the i2p tests start a private I2P network, scripts/i2p-testnet.sh, and a leak canary,"
+	@echo "             scripts/i2p-canary.sh; make testenv-down stops all)"
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
-	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns)"
+	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns);"
+	@echo "             i2p: 64 MiB and first byte, plugin container vs i2pd's SOCKS proxy on the private I2P network"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
 	@echo "make fuzz    libFuzzer on the IPC decoders for FUZZ_TIME=$(FUZZ_TIME) s (build in .build-fuzz)"
 
@@ -56,8 +58,10 @@ run: install
 testenv-up: deps accounts
 	scripts/testenv.sh up
 
-# The private I2P network first: `testenv.sh down` empties /run/bulkhead-test (its pid files).
+# The i2p canary and the private I2P network first: `testenv.sh down` empties
+# /run/bulkhead-test (their pid files). `Tests/integration/*_test.sh` includes i2p_test.sh.
 testenv-down:
+	scripts/i2p-canary.sh down
 	scripts/i2p-testnet.sh down
 	scripts/testenv.sh down
 
@@ -84,6 +88,7 @@ bench: release testenv-up accounts
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/audit_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/ssh_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/netwatch_bench.sh
+	BULKHEAD_BIN_DIR=$(STAGE) bash bench/i2p_bench.sh
 
 clean:
 	rm -rf .build .build-fuzz

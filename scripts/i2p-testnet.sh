@@ -43,6 +43,10 @@
 #   status  each router's process, SAM answer (HELLO VERSION), known and connected
 #           peers, the SOCKS port, the routes and the guard's drop counters; exits 0
 #           only if everything is up.
+#   restart N
+#           stops router N only (SIGTERM, then SIGKILL: every SAM socket on it closes) and
+#           starts it again with the same keys and config; returns when its SAM (if it has
+#           one) answers and it is connected to the floodfill again (the i2p test's fault).
 #
 # Nothing leaves the machine. The namespace has one route, 198.18.99.0/24 on the veth
 # (no default route: `ip netns exec bh-i2p ip route`), IPv6 is disabled in it, and an
@@ -561,6 +565,31 @@ cmd_down() {
   log "down done; datadirs ($I2P_STATE) and logs kept"
 }
 
+cmd_restart() {
+  local n=$1 pid t0=$SECONDS deadline
+  [[ " ${ROUTERS[*]} " == *" $n "* ]] || die "no router $n"
+  pid=$(router_pid "$n")
+  [ -n "$pid" ] || die "router $n is not running (use up)"
+  log "restarting router $n (pid $pid), keys kept"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$STOP_GRACE" "$pid"; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone 10 "$pid" || die "router $n (pid $pid) survived SIGKILL"
+  fi
+  start_router "$n"
+  deadline=$((SECONDS + UP_TIMEOUT))
+  while :; do
+    [ -n "$(router_pid "$n")" ] || { log_tails; die "router $n exited while restarting"; }
+    if { ! has_sam "$n" || [[ "$(sam_hello "$(r_addr "$n")" || true)" == "HELLO REPLY RESULT=OK"* ]]; } &&
+       { [ "$n" = "$FLOODFILL" ] || [[ " $(connected_peers "$n")" == *" $FLOODFILL "* ]]; }; then
+      break
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || { log_tails; die "router $n not ready within ${UP_TIMEOUT}s of its restart"; }
+    sleep 0.5
+  done
+  log "router $n restarted (pid $(router_pid "$n")) in $((SECONDS - t0))s"
+}
+
 cmd_status() {
   local ok=0 n pid hello peers
   if ! ns_exists; then
@@ -609,7 +638,8 @@ cmd_status() {
 require_root
 case "${1:-}" in
   up|down|status) ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart) [ -n "${2:-}" ] || { echo "usage: $0 restart N" >&2; exit 2; } ;;
+  *) echo "usage: $0 up|down|status|restart N" >&2; exit 2 ;;
 esac
 
 mkdir -p "$RUN_DIR" "$STATE_DIR"
@@ -619,4 +649,5 @@ case "$1" in
   up)     cmd_up ;;
   down)   cmd_down ;;
   status) cmd_status ;;
+  restart) cmd_restart "$2" ;;
 esac

@@ -4,6 +4,22 @@
     i2p_sam.py b32 PRIV            print the .b32.i2p address of a SAM private key string
     i2p_sam.py scenario [options]  run the smoke scenario on the private network
                                    (scripts/i2p-testnet.sh) and print "key value" lines
+    i2p_sam.py serve [options]     host an HTTP service on a .b32.i2p address (STREAM
+                                   FORWARD to a local server that records who called)
+    i2p_sam.py fetch [options]     GET a page from a .b32.i2p address over SAM (own session)
+
+serve: a STREAM session on --sam (TRANSIENT, or the PRIV key kept in --keys), FORWARD
+(SILENT=false: i2pd writes the caller's destination as the first line of every forwarded
+connection) to an HTTP/1.0 server on --listen (i2pd 2.45 connects back to the address the
+SAM client came from). Paths: / answers --body; /peer answers the caller's .b32.i2p
+address; /bytes/N answers N bytes (a repeated random 1 MiB block). Every request is a line
+"<unix time> <caller b32> <path>" in --peer-log. Prints "b32 <address>" and then "ready"
+once the FORWARD is in place, and serves until --timeout, SIGTERM or the SAM socket closes.
+fetch: a STREAM session on --sam, then CONNECTs to --dest (retried for --retry-for s while
+the LeaseSet is not found), GET --path; then --count more requests, each on a new stream,
+timed from CONNECT to the first byte. Prints "status", "body_bytes", "body_sha256",
+"first_byte_s" (one value per timed request), "fetch_s" and, with --print-body, the body
+after a "body" line. Exit 0 only if every answer was HTTP 200.
 
 The scenario, every wait bounded by --timeout:
   1. three STREAM sessions are created in parallel (TRANSIENT, SIGNATURE_TYPE=7,
@@ -106,13 +122,13 @@ def fields(reply):
 class Session:
     """A STREAM session; the control socket stays open for the session's life."""
 
-    def __init__(self, sam, sid, length, timeout):
+    def __init__(self, sam, sid, length, timeout, destination="TRANSIENT"):
         self.sam, self.id = sam, sid
         t0 = time.monotonic()
         self.ctl = sam_connect(sam, timeout)
         opts = ("SIGNATURE_TYPE=7 i2cp.leaseSetEncType=4,0 inbound.length=%d outbound.length=%d "
                 "inbound.quantity=2 outbound.quantity=2" % (length, length))
-        self.ctl.sendall(("SESSION CREATE STYLE=STREAM ID=%s DESTINATION=TRANSIENT %s\n" % (sid, opts)).encode())
+        self.ctl.sendall(("SESSION CREATE STYLE=STREAM ID=%s DESTINATION=%s %s\n" % (sid, destination, opts)).encode())
         reply = read_line(self.ctl, limit=8192)
         if not reply.startswith("SESSION STATUS RESULT=OK"):
             raise SamError("SESSION CREATE on %s:%d: %s" % (sam[0], sam[1], reply[:200]))
@@ -352,6 +368,184 @@ def socks_test(a, web, http_port, emit, err, left):
         fwd.close()
 
 
+# ---------------------------------------------------------------- serve
+
+def serve(a):
+    import signal
+    body = a.body.encode()
+    block = os.urandom(1 << 20)
+    peer_log = open(a.peer_log, "a", encoding="utf-8") if a.peer_log else None
+    lock = threading.Lock()
+
+    def log_peer(b32, path):
+        if peer_log:
+            with lock:
+                peer_log.write("%.3f %s %s\n" % (time.time(), b32, path))
+                peer_log.flush()
+
+    def handle(c):
+        try:
+            c.settimeout(60)
+            f = c.makefile("rb")
+            head = f.readline(4096).decode("ascii", "replace").strip()
+            dest = head.split(" ")[0]
+            try:
+                caller = b32_address(public_destination(dest))
+            except Exception:  # noqa: BLE001 — not a destination line
+                caller = "unknown(%s)" % head[:40]
+            request = f.readline(4096).decode("latin-1").strip()
+            while True:  # headers
+                line = f.readline(4096)
+                if not line or line in (b"\r\n", b"\n"):
+                    break
+            parts = request.split(" ")
+            path = parts[1] if len(parts) > 1 else "/"
+            log_peer(caller, path)
+            if path == "/peer":
+                payload, n = (caller + "\n").encode(), None
+            elif path.startswith("/bytes/") and path[7:].isdigit():
+                payload, n = None, int(path[7:])
+            else:
+                payload, n = body, None
+            size = n if payload is None else len(payload)
+            c.sendall(("HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Length: %d\r\nConnection: close\r\n\r\n" % size).encode())
+            if payload is not None:
+                c.sendall(payload)
+            else:
+                left = n
+                while left > 0:
+                    chunk = block if left >= len(block) else block[:left]
+                    c.sendall(chunk)
+                    left -= len(chunk)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((a.listen, 0))
+    srv.listen(64)
+
+    def accept_loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    priv = "TRANSIENT"
+    if a.keys and os.path.exists(a.keys):
+        priv = open(a.keys).read().strip()
+    sess = Session(hostport(a.sam), "svc-%d-%d" % (os.getpid(), int(time.time())), a.length, a.timeout, destination=priv)
+    if a.keys and priv == "TRANSIENT":
+        fd = os.open(a.keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, sess.priv.encode())
+        os.close(fd)
+    print("b32", sess.b32, flush=True)
+    print("session_s %.2f" % sess.created_s, flush=True)
+    fwd = sess.stream("FORWARD", a.timeout, "PORT=%d SILENT=false" % srv.getsockname()[1])
+    print("ready", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Runs until the control socket closes (i2pd stopped) or the time is up.
+    sess.ctl.settimeout(a.timeout)
+    try:
+        while True:
+            data = sess.ctl.recv(4096)
+            if not data:
+                print("error_sam control socket closed", file=sys.stderr, flush=True)
+                return 1
+    except socket.timeout:
+        return 0
+    finally:
+        fwd.close()
+        sess.close()
+
+
+# ---------------------------------------------------------------- fetch
+
+def fetch(a):
+    deadline = time.monotonic() + a.timeout
+
+    def left():
+        return max(1.0, deadline - time.monotonic())
+
+    try:
+        sess = Session(hostport(a.sam), "fetch-%d-%d" % (os.getpid(), int(time.time())), a.length, left())
+    except (SamError, OSError) as e:
+        print("error_session %s" % e, flush=True)
+        return 1
+    print("session_s %.2f" % sess.created_s, flush=True)
+    print("client_b32 %s" % sess.b32, flush=True)
+
+    def one():
+        t0 = time.monotonic()
+        s = sess.stream("CONNECT", min(30.0, left()), "DESTINATION=%s" % a.dest)
+        s.settimeout(left())
+        s.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (a.path, a.dest)).encode())
+        first = s.recv(1)
+        if not first:
+            s.close()
+            raise SamError("EOF before the first byte")
+        t1 = time.monotonic()
+        chunks = [first]
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+        s.close()
+        return t1 - t0, time.monotonic() - t0, b"".join(chunks)
+
+    errors = 0
+
+    def check(resp, fb, total, timed):
+        nonlocal errors
+        head, _, body = resp.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n")[0].decode("latin-1").replace(" ", "_")
+        print("status %s" % status, flush=True)
+        print("body_bytes %d" % len(body), flush=True)
+        print("body_sha256 %s" % hashlib.sha256(body).hexdigest(), flush=True)
+        if timed:
+            print("first_byte_s %.4f" % fb, flush=True)
+        print("fetch_s %.4f" % total, flush=True)
+        if " 200 " not in head.split(b"\r\n")[0].decode("latin-1") + " ":
+            errors += 1
+        if a.print_body:
+            print("body", flush=True)
+            sys.stdout.write(body.decode("utf-8", "replace"))
+            sys.stdout.flush()
+
+    class A:  # until_reachable's options
+        connect_timeout = a.retry_for
+
+    def emit(k, v):
+        print(k, v, flush=True)
+
+    def err(step, msg):
+        print("error_%s %s" % (step, msg), flush=True)
+
+    reached = until_reachable(A, emit, err, left, "fetch", "attempts", "reachable_after_s", one)
+    if reached is None:
+        sess.close()
+        return 1
+    (fb, total, resp), _ = reached
+    check(resp, fb, total, timed=a.count == 0)
+    for _ in range(a.count):
+        try:
+            fb, total, resp = one()
+        except (SamError, OSError) as e:
+            err("fetch", str(e))
+            errors += 1
+            continue
+        check(resp, fb, total, timed=True)
+    sess.close()
+    return 0 if errors == 0 else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -368,10 +562,31 @@ def main():
     s.add_argument("--connect-timeout", type=float, default=90,
                    help="retry CONNECT / the SOCKS fetch this long (LeaseSet publication)")
     s.add_argument("--timeout", type=float, default=150)
+    v = sub.add_parser("serve")
+    v.add_argument("--sam", default="198.18.99.3:7656")
+    v.add_argument("--listen", default="198.18.99.254")
+    v.add_argument("--length", type=int, default=0)
+    v.add_argument("--body", default="hello from an I2P service\n")
+    v.add_argument("--peer-log")
+    v.add_argument("--keys", help="PRIV key file: reused if it exists, else written (0600)")
+    v.add_argument("--timeout", type=float, default=3600)
+    f = sub.add_parser("fetch")
+    f.add_argument("--sam", default="198.18.99.2:7656")
+    f.add_argument("--dest", required=True)
+    f.add_argument("--path", default="/")
+    f.add_argument("--length", type=int, default=0)
+    f.add_argument("--count", type=int, default=0, help="timed requests after the first")
+    f.add_argument("--retry-for", type=float, default=90)
+    f.add_argument("--timeout", type=float, default=150)
+    f.add_argument("--print-body", action="store_true")
     a = p.parse_args()
     if a.cmd == "b32":
         print(b32_address(public_destination(a.priv)))
         return 0
+    if a.cmd == "serve":
+        return serve(a)
+    if a.cmd == "fetch":
+        return fetch(a)
     return scenario(a)
 
 
