@@ -5,8 +5,9 @@ import NIOCore
 
 /// After Join (never inside the callback): finds the container behind an endpoint
 /// through the Docker API, stops it if it could leak (`I2PAdmissionPolicy`), else
-/// records it and puts it on I2P. `recheck` repeats the check for every container
-/// (a later `docker network connect` adds a path around I2P).
+/// records it and puts it on I2P. A later `docker network connect` adds a path around
+/// I2P: `check` repeats the check for one container (on that event, `I2PNetworkEvents`),
+/// `recheck` for every container (periodically, the backstop).
 struct I2PAdmission: Sendable {
     static let findFor: Duration = .seconds(30)
     static let requestTimeout: Duration = .seconds(10)
@@ -37,13 +38,16 @@ struct I2PAdmission: Sendable {
 
     /// Checks every admitted container again.
     func recheck() async {
-        for endpoint in store.endpoints where endpoint.joined {
-            guard let id = endpoint.containerID else { continue }
-            do { try await admit(id, endpoint: endpoint) } catch RuntimeAPIError.http(_, 404, _, _) {
-                continue  // gone: Leave follows
-            } catch {
-                logger.warning("cannot check a container", metadata: ["container": "\(endpoint.containerName ?? id)", "error": "\(error)"])
-            }
+        for endpoint in store.endpoints where endpoint.joined { await check(endpoint) }
+    }
+
+    /// Checks the container behind an admitted endpoint again (after a `network connect`).
+    func check(_ endpoint: PluginEndpoint) async {
+        guard let id = endpoint.containerID else { return }
+        do { try await admit(id, endpoint: endpoint) } catch RuntimeAPIError.http(_, 404, _, _) {
+            return  // gone: Leave follows
+        } catch {
+            logger.warning("cannot check a container", metadata: ["container": "\(endpoint.containerName ?? id)", "error": "\(error)"])
         }
     }
 

@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// The i2p service's plugin side: the remote driver API on the helper's plugin socket,
 /// links converged from the state on disk, DNS and the transparent proxy on each
-/// gateway, containers checked and put on I2P after Join, and status.json kept current.
+/// gateway, containers checked and put on I2P after Join (and again on each `network
+/// connect` and periodically), and status.json kept current.
 struct I2PService: Service {
     static let statusEvery: Duration = .seconds(2)
 
@@ -29,6 +30,8 @@ struct I2PService: Service {
         let helper = helper
         let docker = UnixHTTPClient(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group)
         let admission = I2PAdmission(http: docker, store: store, sessions: sessions, logger: logger)
+        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group, logger: logger)
+        let networkEvents = I2PNetworkEvents(runtime: runtime, store: store, admission: admission, logger: logger)
         let (changes, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let events = PluginDriver.Events(
             networksChanged: { signal.yield() },
@@ -65,6 +68,7 @@ struct I2PService: Service {
                 tasks.addTask {
                     for await _ in changes { await listeners.sync(Self.gateways(store2)) }
                 }
+                tasks.addTask { await networkEvents.run() }
                 tasks.addTask {
                     var sinceConverge: Double = 0
                     while !Task.isCancelled {

@@ -94,10 +94,13 @@ final class RuntimeAPI: Sendable {
     /// Container lifecycle events, until the connection drops (then the stream
     /// finishes with an error: resubscribe, then list again, since events in
     /// between are lost). Subscribe before listing, or a start in between is missed.
-    func events() -> AsyncThrowingStream<RuntimeEvent, any Error> {
+    /// `types` and `actions` narrow what the daemon sends (actions within `eventActions`).
+    func events(
+        types: [String] = ["container", "network"], actions: [String] = eventActions.sorted()
+    ) -> AsyncThrowingStream<RuntimeEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(
             of: RuntimeEvent.self, bufferingPolicy: .bufferingOldest(Self.eventBacklog))
-        let query = Self.filters(["type": ["container", "network"], "event": Self.eventActions.sorted()])
+        let query = Self.filters(["type": types, "event": actions])
         let target = "/events?filters=\(query)"
         let http = http
         let task = Task {
