@@ -42,12 +42,18 @@ struct I2PAdmission: Sendable {
     }
 
     /// Checks the container behind an admitted endpoint again (after a `network connect`).
+    /// One whose container was never found (the Docker API was away after Join) is
+    /// looked up again, so it cannot escape the check for good.
     func check(_ endpoint: PluginEndpoint) async {
-        guard let id = endpoint.containerID else { return }
-        do { try await admit(id, endpoint: endpoint) } catch RuntimeAPIError.http(_, 404, _, _) {
+        do {
+            var id = endpoint.containerID
+            if id == nil { id = try await containerID(of: endpoint) }
+            guard let id else { return }
+            try await admit(id, endpoint: endpoint)
+        } catch RuntimeAPIError.http(_, 404, _, _) {
             return  // gone: Leave follows
         } catch {
-            logger.warning("cannot check a container", metadata: ["container": "\(endpoint.containerName ?? id)", "error": "\(error)"])
+            logger.warning("cannot check a container", metadata: ["container": "\(endpoint.containerName ?? endpoint.containerID ?? "endpoint " + endpoint.id.prefix(12))", "error": "\(error)"])
         }
     }
 
@@ -88,3 +94,4 @@ struct I2PAdmission: Sendable {
         }
     }
 }
+

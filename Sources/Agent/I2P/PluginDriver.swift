@@ -107,6 +107,8 @@ final class PluginDriver: Sendable {
         try record { () throws(AtomicFile.Failure) in try store.removeNetwork(id) }
         logger.notice("network deleted", metadata: ["network": "\(id.prefix(12))"])
         events.networksChanged()
+        // The last plugin network is gone: its drop chains go now, not at the next converge.
+        if store.networks.isEmpty { convergeNow() }
     }
 
     // MARK: endpoints
@@ -198,14 +200,19 @@ final class PluginDriver: Sendable {
     func converge() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             queue.async {
-                let endpoints = self.store.endpoints.compactMap(\.link)
-                do {
-                    try self.links.converge(endpoints, keepBase: !self.store.networks.isEmpty)
-                } catch {
-                    self.logger.error("converge failed; retrying at the next interval", metadata: ["endpoints": "\(endpoints.count)", "error": "\(error)"])
-                }
+                self.convergeNow()
                 done.resume()
             }
+        }
+    }
+
+    /// One converge, on `queue`.
+    private func convergeNow() {
+        let endpoints = store.endpoints.compactMap(\.link)
+        do {
+            try links.converge(endpoints, keepBase: !store.networks.isEmpty)
+        } catch {
+            logger.error("converge failed; retrying at the next interval", metadata: ["endpoints": "\(endpoints.count)", "error": "\(error)"])
         }
     }
 
