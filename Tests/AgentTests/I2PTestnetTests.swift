@@ -21,9 +21,16 @@ final class I2PTestnetTests: XCTestCase {
         stateDir = String(cString: try XCTUnwrap(mkdtemp(&template)))
     }
 
-    override func tearDown() {
+    /// Every manager a test made: detached before the event loops stop.
+    private var managers = [I2PSessionManager]()
+
+    override func tearDown() async throws {
+        for manager in managers {
+            for container in manager.snapshot() { manager.detach(container: container.container) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await group.shutdownGracefully()
         _ = try? FileManager.default.removeItem(atPath: stateDir)
-        try? group.syncShutdownGracefully()
     }
 
     func testServiceAndOutboundThroughARealNetwork() async throws {
@@ -111,7 +118,9 @@ final class I2PTestnetTests: XCTestCase {
         options.maxRetry = .seconds(10)
         let dir = stateDir + "/" + (bridge.ipAddress ?? "").split(separator: ".").last!
         mkdir(dir, 0o700)
-        return I2PSessionManager(options: options, store: I2PKeyStore(stateDir: dir), group: group, logger: logger)
+        let manager = I2PSessionManager(options: options, store: I2PKeyStore(stateDir: dir), group: group, logger: logger)
+        managers.append(manager)
+        return manager
     }
 
     /// The session's b32 once it is up (the outbound one for `port: nil`).
@@ -142,7 +151,10 @@ final class I2PTestnetTests: XCTestCase {
                 let connected = ContinuousClock.now
                 let message = ByteBuffer(bytes: (0..<EchoServer.size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
                 let received = channel.eventLoop.makePromise(of: ByteBuffer.self)
-                try await channel.eventLoop.submit { try channel.pipeline.syncOperations.addHandler(Collector(received)) }.get()
+                try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(Collector(received))
+                    try channel.syncOptions?.setOption(.autoRead, value: true)
+                }.get()
                 try await channel.writeAndFlush(message).get()
                 channel.eventLoop.scheduleTask(in: .seconds(60)) { received.fail(SAMError.timedOut("the echo")) }
                 let echoed = try await received.futureResult.get()

@@ -72,7 +72,7 @@ final class I2PSession: Sendable {
             }
             if Task.isCancelled { break }
             set("retrying", detail: why)
-            context.logger.warning("i2p: \(label) is down: \(why); retrying in \(delay.components.seconds) s")
+            context.logger.warning("i2p: \(label) is down: \(why); retrying in \(delay)")
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, context.options.maxRetry)
         }

@@ -66,11 +66,17 @@ struct SAMConnection: Sendable {
     }
 
     /// The socket as a plain byte channel (no handlers left), with the bytes that
-    /// arrived behind the last reply.
+    /// arrived behind the last reply. Reading is paused (autoRead off) so that nothing
+    /// arrives before the new owner's handlers: it turns autoRead on once they are in place.
     func handOff() async throws -> (channel: any Channel, leftover: ByteBuffer?) {
         let lines = self.lines, channel = self.channel
         let leftover = try await channel.eventLoop.flatSubmit {
-            channel.pipeline.syncOperations.removeHandler(lines.value).map { lines.value.leftover() }
+            channel.eventLoop.makeCompletedFuture {
+                guard channel.isActive else { throw SAMError.closed }
+                try channel.syncOptions?.setOption(.autoRead, value: false)
+            }.flatMap {
+                channel.pipeline.syncOperations.removeHandler(lines.value).map { lines.value.leftover() }
+            }
         }.get()
         return (channel, leftover)
     }

@@ -34,6 +34,18 @@ final class SAMLineHandler: ChannelInboundHandler, RemovableChannelHandler {
         if failure != nil { context.close(promise: nil) }
     }
 
+    /// The bridge ended its side: no reply can come any more (i2pd restarted, or a
+    /// stream refused before the hand-off). The socket allows half-closure only for the
+    /// stream it may become.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            fail(.closed)
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         fail(.closed)
         context.fireChannelInactive()
