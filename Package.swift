@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C shims: system libraries and the SCM_RIGHTS helpers Swift cannot import.
@@ -61,6 +62,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // libFuzzer harness for the IPC decoders (`make fuzz`); a plain build replays inputs.
         .executableTarget(name: "IPCFuzz", dependencies: ["IPC"]),
@@ -68,7 +70,10 @@ let package = Package(
         .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Config", "SecretScan", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AgentTests", dependencies: [
+            "Agent", "Config", "SecretScan", .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,8 @@ protocol I2PSessionDirectory: Sendable {
     func detach(container name: String)
     /// A stream from the container's outbound identity to `host` (`*.b32.i2p`, or any
     /// other `*.i2p` name through NAMING LOOKUP). The channel is connected and has no
-    /// handlers; `leftover` holds bytes that arrived with the handshake's answer.
+    /// handlers; `leftover` holds bytes that arrived with the handshake's answer. Its
+    /// autoRead is off (nothing is read before your handlers exist): turn it on after adding them.
     func connect(from name: String, to host: String, on loop: any EventLoop) async throws -> (channel: any Channel, leftover: ByteBuffer?)
     /// Every container's addresses and session states, for `i2p status`.
     func snapshot() -> [I2PContainerStatus]
