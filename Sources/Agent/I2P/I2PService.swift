@@ -21,12 +21,13 @@ struct I2PService: Service {
     func run() async throws {
         let store = PluginStore(directory: settings.stateDir)
         for problem in try store.load() { logger.warning("state file ignored", metadata: ["problem": "\(problem)"]) }
-        guard let poolSubnet = settings.pool, let interval = DurationText.seconds(settings.convergeInterval) else {
-            throw Unusable(description: "i2p.fake_pool or i2p.converge_interval does not parse")
+        guard let poolSubnet = settings.pool, let interval = DurationText.seconds(settings.convergeInterval),
+              let samOptions = SAMSessionOptions(settings) else {
+            throw Unusable(description: "i2p.fake_pool, i2p.converge_interval or i2p.sam does not parse")
         }
         let pool = FakePool(pool: poolSubnet, path: settings.stateDir + "/names.json")
         try pool.load()
-        let sessions = makeSessionDirectory(settings: settings, group: group, logger: Logger(label: "i2p.sam"))
+        let sessions = I2PSessionManager(options: samOptions, store: I2PKeyStore(stateDir: settings.stateDir), group: group, logger: Logger(label: "i2p.sam"))
         let helper = helper
         let docker = UnixHTTPClient(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group)
         let admission = I2PAdmission(http: docker, store: store, sessions: sessions, logger: logger)
@@ -87,6 +88,7 @@ struct I2PService: Service {
         signal.finish()
         try? await server.close()
         await listeners.closeAll()
+        for container in sessions.snapshot() { sessions.detach(container: container.container) }
         logger.notice("stopped")
     }
 
