@@ -68,6 +68,8 @@ final class PluginDriver: Sendable {
         try record { () throws(AtomicFile.Failure) in try store.put(network) }
         logger.notice("network created", metadata: ["network": "\(id.prefix(12))", "pool": "\(network.pool)", "gateway": "\(network.gateway)"])
         events.networksChanged()
+        // The drop chains exist before the network's first link.
+        convergeNow()
     }
 
     /// The network CreateNetwork describes, if this plugin serves it.
