@@ -6,7 +6,7 @@ import Synchronization
 /// The SAM side of the i2p service: per container one outbound session and one session
 /// per exposed TCP port (i2pd allows one acceptor per destination), each on its own
 /// control socket with its key kept under the container's name. Sessions come up in the
-/// background; `connect` uses the outbound one and fails at once while it is not up.
+/// background; `connect` uses the outbound one, waiting a bounded time for it to come up.
 final class I2PSessionManager: I2PSessionDirectory {
     private struct Container {
         var address: IPv4Address
@@ -61,13 +61,7 @@ final class I2PSessionManager: I2PSessionDirectory {
 
     func connect(from name: String, to host: String, on loop: any EventLoop) async throws -> (channel: any Channel, leftover: ByteBuffer?) {
         guard let target = I2PHostName(host) else { throw I2PConnectFailure(host: host, from: name, reason: "not an .i2p name") }
-        guard let outbound = containers.withLock({ $0[name]?.outbound }) else {
-            throw I2PConnectFailure(host: host, from: name, reason: "the container is not attached")
-        }
-        guard let id = outbound.liveID else {
-            let status = outbound.status
-            throw I2PConnectFailure(host: host, from: name, reason: "its outbound session is not up yet (\(status.state)\(status.detail.map { ": " + $0 } ?? ""))")
-        }
+        let id = try await outboundID(of: name, for: host)
         do {
             let destination = switch target {
             case .b32(let b32): b32
@@ -79,6 +73,22 @@ final class I2PSessionManager: I2PSessionDirectory {
             return try await stream.handOff()
         } catch {
             throw I2PConnectFailure(host: target.text, from: name, reason: "\(error)")
+        }
+    }
+
+    /// The container's live outbound session. A container that has just started is
+    /// attached once its inspection ends, and its tunnels take tens of seconds: its
+    /// first connections wait for that (bounded) instead of failing.
+    private func outboundID(of name: String, for host: String) async throws -> String {
+        let deadline = ContinuousClock.now + options.sessionWait
+        while true {
+            let outbound = containers.withLock { $0[name]?.outbound }
+            if let id = outbound?.liveID { return id }
+            guard ContinuousClock.now < deadline else {
+                guard let status = outbound?.status else { throw I2PConnectFailure(host: host, from: name, reason: "the container is not attached") }
+                throw I2PConnectFailure(host: host, from: name, reason: "its outbound session is not up (\(status.state)\(status.detail.map { ": " + $0 } ?? ""))")
+            }
+            try await Task.sleep(for: .milliseconds(250))
         }
     }
 

@@ -19,6 +19,8 @@ struct SAMSessionOptions: Sendable {
     /// 5 s after its socket closed, and may take the reused destination with it.
     var firstRetry: Duration = .seconds(6)
     var maxRetry: Duration = .seconds(60)
+    /// How long a container's connection waits for its outbound session to come up.
+    var sessionWait: Duration = .seconds(90)
 
     /// nil when `i2p.sam` is not NUMERIC-ADDRESS:PORT (the validator refuses that at load).
     init?(_ section: I2PSection) {
