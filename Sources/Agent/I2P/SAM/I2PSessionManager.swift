@@ -24,8 +24,14 @@ final class I2PSessionManager: I2PSessionDirectory {
     /// `options.firstRetry` later.
     private let closedAt = Mutex<[String: ContinuousClock.Instant]>([:])
 
+    /// No session starts before this: an agent that was killed left its sessions to
+    /// i2pd, which tears them down about 5 s after their sockets closed, and would take a
+    /// destination re-created from the same key with them.
+    private let firstStart: ContinuousClock.Instant
+
     init(options: SAMSessionOptions, store: I2PKeyStore, group: any EventLoopGroup, logger: Logger) {
         self.options = options; self.store = store; self.group = group; self.logger = logger
+        firstStart = .now + options.firstRetry
     }
 
     func attach(container name: String, address: IPv4Address, ports: [UInt16]) {
@@ -124,7 +130,7 @@ final class I2PSessionManager: I2PSessionDirectory {
         }
         let session = I2PSession(container: name, role: role, context: .init(
             options: options, store: store, loop: group.next(), logger: logger, target: target))
-        let notBefore = closedAt.withLock { $0["\(name)/\(role)"] }.map { $0 + options.firstRetry } ?? .now
+        let notBefore = max(closedAt.withLock { $0["\(name)/\(role)"] }.map { $0 + options.firstRetry } ?? .now, firstStart)
         session.start(notBefore: notBefore)
         return session
     }
