@@ -80,7 +80,7 @@ start_helper() {
   setsid "$BIN/bulkhead-helper" --config "$WORK/i2p.yaml" >>"$HELPER_LOG" 2>&1 &
   helper_pid=$!
 }
-agent_pid() { [ -n "$helper_pid" ] && agent_of "$helper_pid"; }
+agent_pid() { [ -z "$helper_pid" ] || agent_of "$helper_pid"; }
 stop_helper() {  # NAME: SIGTERM; the helper must exit 0
   local name=$1 code
   [ -n "$helper_pid" ] || return 0
