@@ -236,9 +236,10 @@ for p in 22 80 443 7680 7653 7656 8080; do tcp "gateway-port-$p" "$GW" "$p"; don
 tcp peer-container-8080 "$PEER_IP" 8080
 tcp web-container-80-direct "$WEB_IP" 80
 tcp fakepool-udp-53 "$FAKE" 53
-# DNS through the gateway: only *.i2p is answered; everything else REFUSED.
+# DNS through the gateway: only *.i2p is answered; everything else REFUSED (or, while the
+# agent is down, no answer at all). An answer with a name in it is the leak.
 out=$(timeout 12 nslookup example.com "$GW" 2>&1)
-case "$out" in *REFUSED*) echo "dns-gateway-non-i2p-refused ok" ;; *) echo "dns-gateway-non-i2p-refused LEAK $(echo "$out" | tail -n 3 | tr '\n' ' ')" ;; esac
+case "$out" in *Name:*) echo "dns-gateway-non-i2p-refused LEAK $(echo "$out" | tail -n 3 | tr '\n' ' ')" ;; *) echo "dns-gateway-non-i2p-refused ok" ;; esac
 # The container's own resolver (Docker's embedded DNS forwards to --dns): no answer.
 out=$(timeout 12 nslookup example.com 2>&1)
 case "$out" in *"Name:"*) echo "dns-default-resolver-no-answer LEAK $(echo "$out" | tail -n 3 | tr '\n' ' ')" ;; *) echo "dns-default-resolver-no-answer ok" ;; esac
@@ -283,8 +284,13 @@ leak_round() {
   out=$(dk cp "$WORK/probes.sh" "$PROBER:/tmp/probes.sh" 2>&1 && timeout 300 docker -H "unix://$ROOTFUL" exec "$PROBER" \
     sh /tmp/probes.sh "$GW" "$CANARY4" "$CANARY6" "$CANARY_HOST4" "$HOST_PORT" "$I2P_HOST" "$FAKE_POOL_PROBE" \
     "${peer_ip:-10.231.0.254}" "${web_ip:-10.231.0.253}" "${fwd[@]}" 2>&1)
-  out+=$'\n'$(timeout 120 docker -H "unix://$ROOTFUL" run --rm --label "$TAG=1" --network "$NET" --dns "$GW" --cap-add NET_ADMIN \
-    -v "$WORK/attacker.sh:/attacker.sh:ro" "$IMAGE" sh /attacker.sh "$CANARY4" "$CANARY6" 2>&1)
+  # A new container needs the plugin: not while the helper (and so the agent) is stopped.
+  local scripts=1
+  if [ -n "$helper_pid" ]; then
+    scripts=2
+    out+=$'\n'$(timeout 120 docker -H "unix://$ROOTFUL" run --rm --label "$TAG=1" --network "$NET" --dns "$GW" --cap-add NET_ADMIN \
+      -v "$WORK/attacker.sh:/attacker.sh:ro" "$IMAGE" sh /attacker.sh "$CANARY4" "$CANARY6" 2>&1)
+  fi
   n_lines=0
   while read -r line; do
     case "$line" in
@@ -292,8 +298,8 @@ leak_round() {
       *" LEAK"*) n_lines=$((n_lines + 1)); fail "$name: probe ${line%% *} got nothing" "$line" ;;
     esac
   done <<<"$out"
-  [ "$(grep -c '^done$' <<<"$out")" = 2 ] || fail "$name: both probe scripts ran to their end" "$(tail -n 5 <<<"$out")"
-  [ "$n_lines" -ge 40 ] || fail "$name: at least 40 probe results" "$n_lines: $(tail -n 5 <<<"$out")"
+  [ "$(grep -c '^done$' <<<"$out")" = "$scripts" ] || fail "$name: the probe scripts ran to their end" "$(tail -n 5 <<<"$out")"
+  [ "$n_lines" -ge $((scripts == 2 ? 40 : 35)) ] || fail "$name: at least 40 probe results" "$n_lines: $(tail -n 5 <<<"$out")"
   sleep 1
   check_eq "$name: the canary counted zero packets (prerouting -300, ip+ip6)" 0 "$(( $(canary_count canary_packets) - c0 ))"
   check_eq "$name: the canary's recorders got zero connections or queries" 0 "$(( $(canary_count canary_events) - e0 ))"
