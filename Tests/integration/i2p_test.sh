@@ -299,7 +299,7 @@ leak_round() {
     esac
   done <<<"$out"
   [ "$(grep -c '^done$' <<<"$out")" = "$scripts" ] || fail "$name: the probe scripts ran to their end" "$(tail -n 5 <<<"$out")"
-  [ "$n_lines" -ge $((scripts == 2 ? 40 : 35)) ] || fail "$name: at least 40 probe results" "$n_lines: $(tail -n 5 <<<"$out")"
+  [ "$n_lines" -ge 40 ] || fail "$name: at least 40 probe results" "$n_lines: $(tail -n 5 <<<"$out")"
   sleep 1
   check_eq "$name: the canary counted zero packets (prerouting -300, ip+ip6)" 0 "$(( $(canary_count canary_packets) - c0 ))"
   check_eq "$name: the canary's recorders got zero connections or queries" 0 "$(( $(canary_count canary_events) - e0 ))"
