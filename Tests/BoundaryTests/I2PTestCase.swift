@@ -99,8 +99,6 @@ class I2PTestCase: XCTestCase {
             "-A INPUT -i bhi+ -j BULKHEAD-I2P-IN", "-A FORWARD -i bhi+ -j BULKHEAD-I2P-FWD", "-A FORWARD -o bhi+ -j BULKHEAD-I2P-FWD",
             "-A BULKHEAD-I2P-SRC \(log("src"))", "-A BULKHEAD-I2P-SRC -j DROP",
             "-A BULKHEAD-I2P-NAT -d 10.64.0.0/10 -p tcp -j REDIRECT --to-ports 7680",
-            "-A BULKHEAD-I2P-NAT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j REDIRECT --to-ports 7653",
-            "-A BULKHEAD-I2P-NAT -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j REDIRECT --to-ports 7653",
             "-A BULKHEAD-I2P-NAT -j ACCEPT",
             "-A BULKHEAD-I2P-IN -m conntrack --ctstate ESTABLISHED -j ACCEPT",
             "-A BULKHEAD-I2P-IN -p tcp -m tcp --dport 7680 -m conntrack --ctstate DNAT -j ACCEPT",
@@ -110,6 +108,9 @@ class I2PTestCase: XCTestCase {
             "-A BULKHEAD-I2P-FWD \(log("fwd"))", "-A BULKHEAD-I2P-FWD -j DROP",
         ]
         lines += endpoints.map { "-A BULKHEAD-I2P-SRC -s \($0.address)/32 -i bhi\($0.key) -j RETURN" }
+        lines += endpoints.flatMap { e in
+            ["udp", "tcp"].map { "-A BULKHEAD-I2P-NAT -d \(e.gateway)/32 -i bhi\(e.key) -p \($0) -m \($0) --dport 53 -j REDIRECT --to-ports 7653" }
+        }
         return lines.sorted()
     }
 

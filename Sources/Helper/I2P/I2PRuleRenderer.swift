@@ -45,9 +45,12 @@ struct I2PRuleRenderer {
             lines = endpoints.map { "-s \($0.address)/32 -i \(I2PLayout.hostInterface($0.key)) -j RETURN" } + Self.logAndDrop("src")
         case "BULKHEAD-I2P-NAT":
             // The final ACCEPT ends nat PREROUTING here: no later DNAT (Docker's published ports) rewrites a container's packet.
-            // DNS only to the gateway (the one local address on the incoming link), never to the host's other addresses.
+            // DNS only to each link's own gateway, never to the host's other addresses. (addrtype's
+            // --limit-iface-in cannot say it: the gateway's one local route names only the first link.)
             lines = ["-d \(pool) -p tcp -j REDIRECT --to-ports \(p)"]
-                + ["udp", "tcp"].map { "-p \($0) -m \($0) --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j REDIRECT --to-ports \(d)" }
+                + endpoints.flatMap { e in
+                    ["udp", "tcp"].map { "-d \(e.gateway)/32 -i \(I2PLayout.hostInterface(e.key)) -p \($0) -m \($0) --dport 53 -j REDIRECT --to-ports \(d)" }
+                }
                 + ["-j ACCEPT"]
         case "BULKHEAD-I2P-IN":
             // Only what the NAT chain redirected (ctstate DNAT), and replies: never a host port directly.
