@@ -473,9 +473,11 @@ check "OUTBOUND: web fetches http://$SVC/peer (no proxy settings) and the servic
 saw=$(dk exec "$WEB" timeout 30 wget -qO- "http://$SVC/peer" 2>&1)
 check_eq "OUTBOUND: the service saw $B32_WEB_OUT" "$B32_WEB_OUT" "$saw"
 check "OUTBOUND: not web's service address" test "$saw" != "$B32_WEB"
+# One attempt, as a user would type it: the new container's first connection waits for
+# its identity and its outbound session (tens of seconds), it is not reset.
 body=$(timeout 150 docker -H "unix://$ROOTFUL" run --rm --label "$TAG=1" --network "$NET" --dns "$GW" "$IMAGE" \
-  sh -c "for i in \$(seq 1 20); do wget -qO- http://$SVC/ && exit 0; sleep 5; done; exit 1" 2>&1)
-check_eq "OUTBOUND: docker run --rm ... wget -qO- http://$SVC/ gets the page" "i2p-service-page-$$" "$body"
+  wget -qO- "http://$SVC/" 2>&1)
+check_eq "OUTBOUND: docker run --rm ... wget -qO- http://$SVC/ gets the page at the first attempt" "i2p-service-page-$$" "$body"
 last=$(tail -n 1 "$WORK/service-peers.out" | awk '{ print $2 }')
 check "OUTBOUND: the --rm container called from an address of its own (not web's, not a service address)" \
   sh -c "[ -n '$last' ] && [ '$last' != '$B32_WEB' ] && [ '$last' != '$B32_WEB_OUT' ] && [ '$last' != '$B32_PROBER_OUT' ]"

@@ -52,11 +52,23 @@ struct TransparentProxy: Sendable {
         guard let name = pool.name(for: destination) else {
             throw Refusal(description: "\(destination) is no address the plugin's DNS handed out (ask for an .i2p name)")
         }
-        guard let endpoint = store.endpoint(address: source) else { throw Refusal(description: "\(source) is no plugin endpoint") }
-        guard let identity = endpoint.identity else {
-            throw Refusal(description: "the container at \(source) is not on I2P yet (learned shortly after it starts)")
+        return (try await identity(of: source), name)
+    }
+
+    /// How long a new container's first connection waits for its identity (its
+    /// inspection through the Docker API, just after it joined).
+    static let identityWait: Duration = .seconds(30)
+
+    private func identity(of source: IPv4Address) async throws -> String {
+        let deadline = ContinuousClock.now + Self.identityWait
+        while true {
+            guard let endpoint = store.endpoint(address: source) else { throw Refusal(description: "\(source) is no plugin endpoint") }
+            if let identity = endpoint.identity { return identity }
+            guard ContinuousClock.now < deadline else {
+                throw Refusal(description: "the container at \(source) is still not on I2P after \(Self.identityWait) (was it stopped by the check?)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
         }
-        return (identity, name)
     }
 
     /// Joins the two channels with a relay (on the container's event loop), after writing `leftover`.
