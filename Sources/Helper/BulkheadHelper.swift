@@ -19,7 +19,8 @@ struct BulkheadHelper: ParsableCommand {
               bulkhead-helper --config /etc/bulkhead/bulkhead.yaml
               bulkhead-helper check-config --config bulkhead.yaml --set router.listen=/run/bh.sock
               bulkhead-helper audit-sandbox --config bulkhead.yaml
+              bulkhead-helper cleanup --dry-run
             """,
-        subcommands: [RunHelper.self, CheckConfig.self, AuditSandbox.self],
+        subcommands: [RunHelper.self, CheckConfig.self, AuditSandbox.self, Cleanup.self],
         defaultSubcommand: RunHelper.self)
 }

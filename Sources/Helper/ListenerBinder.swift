@@ -103,23 +103,20 @@ final class ListenerBinder {
     /// not a socket, is refused: the helper never steals or deletes another
     /// daemon's socket.
     private func clearStaleSocket(at path: String, configKey: String) throws(Refusal) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        guard st.st_mode & S_IFMT == S_IFSOCK else {
+        switch StaleSocket.probe(path) {
+        case .absent: return
+        case .notASocket:
             throw Refusal(.conflict, "\(path) exists and is not a socket; remove it or change \(configKey)")
-        }
-        let probe = bh_connect_unix(path)
-        if probe >= 0 {
-            close(probe)
+        case .live(let owner):
             throw Refusal(.conflict,
-                "\(path) is a live socket owned by uid \(st.st_uid) (another daemon, e.g. a rootful dockerd, serves it); "
+                "\(path) is a live socket owned by uid \(owner) (another daemon, e.g. a rootful dockerd, serves it); "
                 + "change \(configKey) or stop that daemon")
+        case .unprobeable(let e):
+            throw Refusal(.conflict, "\(path) exists and cannot be probed (\(String(cString: strerror(e)))); change \(configKey)")
+        case .stale:
+            guard unlink(path) == 0 else { throw Refusal(.systemError, "remove stale socket \(path): \(String(cString: strerror(errno)))") }
+            logger.notice("removed stale socket", metadata: ["path": "\(path)"])
         }
-        guard errno == ECONNREFUSED else {
-            throw Refusal(.conflict, "\(path) exists and cannot be probed (\(String(cString: strerror(errno)))); change \(configKey)")
-        }
-        guard unlink(path) == 0 else { throw Refusal(.systemError, "remove stale socket \(path): \(String(cString: strerror(errno)))") }
-        logger.notice("removed stale socket", metadata: ["path": "\(path)"])
     }
 
     /// Closes every kept socket and removes the files this helper created.

@@ -28,8 +28,9 @@ final class HelperUnderTest {
 
     /// `strayFD`: an extra fd handed to the helper at fd 9, as a careless parent might.
     /// `netns`: run the helper inside that named network namespace (`ip netns exec`
-    /// execs in place, so `pid` is still the helper's).
-    init(configPath: String, strayFD: Int32? = nil, netns: String? = nil) throws {
+    /// execs in place, so `pid` is still the helper's). `ownGroup`: in a process group
+    /// of its own (`pid`'s), which its children join, so `killGroup` takes them all.
+    init(configPath: String, strayFD: Int32? = nil, netns: String? = nil, ownGroup: Bool = false) throws {
         let (ours, theirs) = try PacketChannel.pair()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -37,9 +38,16 @@ final class HelperUnderTest {
         if let strayFD { posix_spawn_file_actions_adddup2(&actions, strayFD, 9) }
         let argv = (netns.map { ["/usr/sbin/ip", "netns", "exec", $0] } ?? []) + ["\(Self.binDir)/bulkhead-helper", "run", "--config", configPath, "--ipc-fd", "3"]
         var cArgv = argv.map { strdup($0) } + [nil]
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        if ownGroup {
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, cArgv[0]!, &actions, nil, &cArgv, environ)
+        let rc = posix_spawn(&pid, cArgv[0]!, &actions, &attributes, &cArgv, environ)
         for p in cArgv { free(p) }
+        posix_spawnattr_destroy(&attributes)
         posix_spawn_file_actions_destroy(&actions)
         theirs.close()
         guard rc == 0 else { throw SystemCallError(call: "posix_spawn", errno: rc) }
@@ -73,6 +81,18 @@ final class HelperUnderTest {
     func hello() throws {
         let (reply, _) = try call(.hello(protocolVersion: Frame.version))
         guard case .ok = reply else { throw HelperTestError.unexpected("\(reply)") }
+    }
+
+    /// SIGKILL to the helper's whole process group (started with `ownGroup`), then
+    /// waits until no process of the group is left.
+    func killGroup() throws {
+        guard kill(-pid, SIGKILL) == 0 else { throw SystemCallError(call: "kill", errno: errno) }
+        _ = waitForExit(timeout: 5)
+        let deadline = Date().addingTimeInterval(10)
+        while kill(-pid, 0) == 0 {
+            guard Date() < deadline else { throw HelperTestError.unexpected("process group \(pid) still alive after SIGKILL") }
+            usleep(20_000)
+        }
     }
 
     var isAlive: Bool {

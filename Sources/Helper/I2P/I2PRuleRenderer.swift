@@ -73,29 +73,42 @@ struct I2PRuleRenderer {
     /// `chains` (one family) as `saved` shows them → `present`: each holding exactly its
     /// body and its jumps heading their hooks; otherwise: chains and jumps gone.
     func plan(_ chains: [Chain], endpoints: [I2PEndpoint], present: Bool, saved: String) -> Plan {
+        present ? Self.render(chains, saved: saved) { own, snapshot, plan in
+            var lines: [String] = []
+            for chain in own {
+                let body = body(chain.name, endpoints)
+                if snapshot.exists(chain.name), snapshot.lines(chain.name) == body { plan.unchanged += 1; continue }
+                lines += [":\(chain.name) - [0:0]"] + body  // the declaration flushes an existing chain
+                plan.written += 1
+            }
+            return lines + headJumps(own, snapshot)
+        } : Self.removal(chains, saved: saved)
+    }
+
+    /// Deletes `chains` (one family) and every jump into them (`plan` with `present`
+    /// false; `cleanup`, which has no config to render bodies from, needs only this).
+    static func removal(_ chains: [Chain], saved: String) -> Plan {
+        render(chains, saved: saved) { own, snapshot, plan in
+            var lines: [String] = []
+            for (hook, jump) in jumpLines(own) {
+                lines += snapshot.lines(hook).filter { $0 == jump }.map { "-D" + $0.dropFirst(2) }
+            }
+            for chain in own where snapshot.exists(chain.name) {
+                lines += ["-F \(chain.name)", "-X \(chain.name)"]
+                plan.removed += 1
+            }
+            return lines
+        }
+    }
+
+    /// One restore input with a section per table of `chains` that `tableLines` has lines for.
+    private static func render(_ chains: [Chain], saved: String,
+                               _ tableLines: ([Chain], IptablesSnapshot, inout Plan) -> [String]) -> Plan {
         var plan = Plan()
         var sections = ""
         for table in Set(chains.map(\.table)).sorted() {
             let snapshot = IptablesSnapshot.table(table, in: saved)
-            let own = chains.filter { $0.table == table }
-            var lines: [String] = []
-            if present {
-                for chain in own {
-                    let body = body(chain.name, endpoints)
-                    if snapshot.exists(chain.name), snapshot.lines(chain.name) == body { plan.unchanged += 1; continue }
-                    lines += [":\(chain.name) - [0:0]"] + body  // the declaration flushes an existing chain
-                    plan.written += 1
-                }
-                lines += headJumps(own, snapshot)
-            } else {
-                for (hook, jump) in Self.jumpLines(own) {
-                    lines += snapshot.lines(hook).filter { $0 == jump }.map { "-D" + $0.dropFirst(2) }
-                }
-                for chain in own where snapshot.exists(chain.name) {
-                    lines += ["-F \(chain.name)", "-X \(chain.name)"]
-                    plan.removed += 1
-                }
-            }
+            let lines = tableLines(chains.filter { $0.table == table }, snapshot, &plan)
             if !lines.isEmpty { sections += "*\(table)\n" + lines.map { $0 + "\n" }.joined() + "COMMIT\n" }
         }
         plan.input = sections.isEmpty ? nil : sections

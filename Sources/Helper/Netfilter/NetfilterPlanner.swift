@@ -106,6 +106,22 @@ enum NetfilterPlanner {
         return plan
     }
 
+    /// Every jump into an owned chain of `table` (main), every owned chain emptied
+    /// (main) and deleted (cleanup: a separate transaction, see `NetfilterPlan`).
+    static func removal(_ table: NetfilterLayout.Table, snapshot snap: IptablesSnapshot) -> (main: [String], cleanup: [String]) {
+        var main: [String] = [], cleanup: [String] = []
+        for parent in NetfilterLayout.parents where parent.table == table {
+            for hook in parent.hooks {
+                for _ in 0..<snap.jumps(in: hook, to: parent.chain) { main.append("-D \(hook) -j \(parent.chain)") }
+            }
+        }
+        for chain in snap.chains.keys.sorted() where NetfilterLayout.isOwned(chain) {
+            main.append("-F \(chain)")
+            cleanup.append("-X \(chain)")
+        }
+        return (main, cleanup)
+    }
+
     /// Exactly one jump from the parent's hook chain into it, inserted first.
     private static func ensureHook(_ parent: NetfilterLayout.Parent, _ snap: IptablesSnapshot, _ lines: inout [String], _ plan: inout NetfilterPlan) {
         let hook = parent.hooks.first { snap.exists($0) } ?? parent.hooks.last!

@@ -74,17 +74,8 @@ final class NetfilterState {
         guard let snapshots = try? snapshot() else { return }
         for table in NetfilterLayout.Table.allCases {
             guard let snap = snapshots[table] else { continue }
-            var main: [String] = [], cleanup: [String] = []
-            for parent in NetfilterLayout.parents where parent.table == table {
-                for hook in parent.hooks {
-                    for _ in 0..<snap.jumps(in: hook, to: parent.chain) { main.append("-D \(hook) -j \(parent.chain)") }
-                }
-            }
-            for chain in snap.chains.keys.sorted() where NetfilterLayout.isOwned(chain) {
-                main.append("-F \(chain)")
-                cleanup.append("-X \(chain)")
-            }
-            for lines in [main, cleanup] where !lines.isEmpty {
+            let removal = NetfilterPlanner.removal(table, snapshot: snap)
+            for lines in [removal.main, removal.cleanup] where !lines.isEmpty {
                 if let result = try? executor.run(.restore(input: NetfilterPlan.transaction(table, lines))), !result.succeeded {
                     logger.error("cannot remove owned chains", metadata: ["table": "\(table.rawValue)", "output": "\(result.output)"])
                 }

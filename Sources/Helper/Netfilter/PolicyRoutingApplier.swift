@@ -51,14 +51,29 @@ final class PolicyRoutingApplier {
     /// Undoes what `apply` did (the masquerade chain goes with the other owned chains).
     func undo() {
         guard applied else { return }
-        for rule in policy.rules {
-            for _ in 0..<16 {
-                guard let r = try? executor.run(.ip(["-4", "rule", "del", "fwmark", "\(rule.fwmark)", "table", "\(rule.table)"])), r.succeeded else { break }
-            }
-        }
-        for route in policy.routes { _ = try? executor.run(.ip(["-4", "route", "del", "default", "table", "\(route.table)"])) }
+        for (_, command) in Self.inPlace(policy, executor: executor) { _ = try? executor.run(command) }
         for (iface, value) in previousRPFilter { _ = try? executor.run(.sysctl(path: "/proc/sys/net/ipv4/conf/\(iface)/rp_filter", value: value)) }
         logger.notice("policy routing removed")
+    }
+
+    /// The rules and routes of `policy` that exist now, each with the command that
+    /// removes it (`undo`, and `cleanup` after a helper that could not undo).
+    /// rp_filter is not among them: only the helper that changed it knew the old value.
+    static func inPlace(_ policy: PolicyRouting, executor: NetfilterExecutor) -> [(String, NetfilterExecutor.Command)] {
+        var found: [(String, NetfilterExecutor.Command)] = []
+        for rule in policy.rules {
+            let selector = ["fwmark", "\(rule.fwmark)", "table", "\(rule.table)"]
+            guard let shown = try? executor.run(.ip(["-4", "rule", "show"] + selector)), shown.succeeded else { continue }
+            for _ in shown.output.split(separator: "\n") {
+                found.append(("ip rule fwmark \(rule.fwmark) table \(rule.table)", .ip(["-4", "rule", "del"] + selector)))
+            }
+        }
+        for route in policy.routes {
+            guard let shown = try? executor.run(.ip(["-4", "route", "show", "default", "table", "\(route.table)"])), shown.succeeded,
+                  !shown.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
+            found.append(("default route of table \(route.table)", .ip(["-4", "route", "del", "default", "table", "\(route.table)"])))
+        }
+        return found
     }
 
     private func check(_ command: NetfilterExecutor.Command, _ what: String) throws(Refusal) {
