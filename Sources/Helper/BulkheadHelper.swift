@@ -1,4 +1,5 @@
 import ArgumentParser
+import Runtime
 
 @main
 struct BulkheadHelper: ParsableCommand {
@@ -20,6 +21,7 @@ struct BulkheadHelper: ParsableCommand {
               bulkhead-helper check-config --config bulkhead.yaml --set router.listen=/run/bh.sock
               bulkhead-helper audit-sandbox --config bulkhead.yaml
             """,
+        version: BulkheadVersion.line,
         subcommands: [RunHelper.self, CheckConfig.self, AuditSandbox.self],
         defaultSubcommand: RunHelper.self)
 }
