@@ -69,7 +69,7 @@ final class HelperLoop {
     /// Milliseconds until the agent's restart or the binary check is due; -1 for neither.
     private func pollTimeout() -> Int32 {
         let waits = [restartAt.map { $0 - Monotonic.now }, binaryWatch?.secondsToNextCheck].compactMap { $0 }
-        return waits.min().map { Int32(max(0, $0) * 1000) } ?? -1
+        return waits.min().map { Int32((max(0, $0) * 1000).rounded(.up)) } ?? -1
     }
 
     /// Answers one request; false when the agent is gone.
