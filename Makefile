@@ -15,7 +15,7 @@ FUZZ_SMOKE_TIME ?= 15
 # to traverse the checkout (e.g. under /root): tests and bench run staged copies.
 STAGE = /run/bulkhead-test/bin
 
-.PHONY: help deps accounts build release install run test unit-test fuzz fuzz-smoke integration-test bench testenv-up testenv-down clean
+.PHONY: help deps accounts revision build release install run test unit-test fuzz fuzz-smoke integration-test bench testenv-up testenv-down clean
 
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
@@ -38,10 +38,17 @@ accounts:
 	  id -u $$u >/dev/null 2>&1 || { useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u && echo "created account $$u"; }; \
 	done
 
-build: deps
+# The git revision goes into the binaries' --version through an untracked header;
+# it is rewritten (and its one C file touched) only when the revision changes.
+REVISION_H = Sources/CBuildInfo/git_revision.h
+revision:
+	@line="#define BULKHEAD_GIT_REVISION \"$$(git describe --always --dirty 2>/dev/null || echo unknown)\""; \
+	[ "$$(cat $(REVISION_H) 2>/dev/null)" = "$$line" ] || { echo "$$line" > $(REVISION_H); touch Sources/CBuildInfo/CBuildInfo.c; }
+
+build: deps revision
 	$(SWIFT) build
 
-release: deps
+release: deps revision
 	$(SWIFT) build -c release
 
 install: release accounts

@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CSSH", pkgConfig: "libssh"),
         .target(name: "CFDPass"),
         .target(name: "CProcess"),
+        // The git revision `make` embeds (Sources/CBuildInfo/git_revision.h); "unknown" otherwise.
+        .target(name: "CBuildInfo"),
 
         // Wire protocol and fd passing, shared by helper and agent.
         .target(name: "IPC", dependencies: [
@@ -36,8 +38,9 @@ let package = Package(
             "IPC",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // Logging set-up (stdout text/JSON + syslog) used by both processes.
+        // Logging set-up (stdout text/JSON + syslog) and the version, used by both processes.
         .target(name: "Runtime", dependencies: [
+            "CBuildInfo",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // seccomp allow-lists (default kill-process, TSYNC), built the same way for every process.

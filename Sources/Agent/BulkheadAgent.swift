@@ -1,4 +1,5 @@
 import ArgumentParser
+import Runtime
 
 @main
 struct BulkheadAgent: AsyncParsableCommand {
@@ -28,6 +29,7 @@ struct BulkheadAgent: AsyncParsableCommand {
             Every subcommand but `audit rules` runs under the agent's seccomp filter
             (security/syscalls.md) before it reads any input.
             """,
+        version: BulkheadVersion.line,
         subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self, I2PCommand.self],
         defaultSubcommand: RunAgent.self)
 }

@@ -95,13 +95,17 @@ public struct AgentSection: Codable, Equatable, Sendable {
     public var restartBackoffMax: Double
     /// The agent's seccomp filter; false only to diagnose a SIGSYS (logged loudly).
     public var seccomp: Bool
+    /// How often the helper checks whether the agent binary changed on disk, in seconds.
+    public var binaryCheckInterval: Double
 
-    public init(user: String = "bulkhead", path: String = "", restartBackoffMax: Double = 30, seccomp: Bool = true) {
+    public init(user: String = "bulkhead", path: String = "", restartBackoffMax: Double = 30, seccomp: Bool = true,
+                binaryCheckInterval: Double = 60) {
         self.user = user; self.path = path; self.restartBackoffMax = restartBackoffMax; self.seccomp = seccomp
+        self.binaryCheckInterval = binaryCheckInterval
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case user, path, restartBackoffMax = "restart_backoff_max", seccomp
+        case user, path, restartBackoffMax = "restart_backoff_max", seccomp, binaryCheckInterval = "binary_check_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +114,7 @@ public struct AgentSection: Codable, Equatable, Sendable {
         path = try c.decodeIfPresent(String.self, forKey: .path) ?? ""
         restartBackoffMax = try c.decodeIfPresent(Double.self, forKey: .restartBackoffMax) ?? 30
         seccomp = try c.decodeIfPresent(Bool.self, forKey: .seccomp) ?? true
+        binaryCheckInterval = try c.decodeIfPresent(Double.self, forKey: .binaryCheckInterval) ?? 60
     }
 }
 

@@ -18,6 +18,7 @@ public enum ConfigValidator {
             problems.append("agent.path must be an absolute path without '..'")
         }
         if !(1...3600).contains(config.agent.restartBackoffMax) { problems.append("agent.restart_backoff_max must be 1...3600 seconds") }
+        if !(1...3600).contains(config.agent.binaryCheckInterval) { problems.append("agent.binary_check_interval must be 1...3600 seconds") }
 
         for (name, spec) in config.listeners.sorted(by: { $0.key < $1.key }) {
             let key = "listeners.\(name)"

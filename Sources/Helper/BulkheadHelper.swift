@@ -1,4 +1,5 @@
 import ArgumentParser
+import Runtime
 
 @main
 struct BulkheadHelper: ParsableCommand {
@@ -21,6 +22,7 @@ struct BulkheadHelper: ParsableCommand {
               bulkhead-helper audit-sandbox --config bulkhead.yaml
               bulkhead-helper cleanup --dry-run
             """,
+        version: BulkheadVersion.line,
         subcommands: [RunHelper.self, CheckConfig.self, AuditSandbox.self, Cleanup.self],
         defaultSubcommand: RunHelper.self)
 }

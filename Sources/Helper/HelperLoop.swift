@@ -9,8 +9,8 @@ import Glibc
 /// survives anything the agent sends.
 final class HelperLoop {
     enum AgentSource {
-        /// Normal operation: the spawner (re)starts the agent.
-        case spawner(Spawner, backoffMax: Double)
+        /// Normal operation: the spawner (re)starts the agent; `binary` watches its file.
+        case spawner(Spawner, backoffMax: Double, binary: AgentBinaryWatch?)
         /// Audit/test mode: serve one inherited channel and exit when it closes.
         case inherited(PacketChannel)
     }
@@ -46,7 +46,7 @@ final class HelperLoop {
             let relayed = binder.tcp.watched
             var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: agent?.fd ?? -1, events: Int16(POLLIN), revents: 0)]
             fds += relayed.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-            let timeout = restartAt.map { max(0, Int32(($0 - Monotonic.now) * 1000)) } ?? -1
+            let timeout = pollTimeout()
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno != EINTR { logger.critical("poll failed", metadata: ["errno": "\(errno)"]); return shutdown(code: 1) }
 
@@ -57,7 +57,19 @@ final class HelperLoop {
             }
             for (i, listener) in relayed.enumerated() where fds[2 + i].revents != 0 { binder.tcp.forwardPending(listener.name) }
             if let due = restartAt, Monotonic.now >= due { restartAt = nil; startAgent() }
+            binaryWatch?.checkIfDue(logger: logger)
         }
+    }
+
+    private var binaryWatch: AgentBinaryWatch? {
+        guard case .spawner(_, _, let binary) = source else { return nil }
+        return binary
+    }
+
+    /// Milliseconds until the agent's restart or the binary check is due; -1 for neither.
+    private func pollTimeout() -> Int32 {
+        let waits = [restartAt.map { $0 - Monotonic.now }, binaryWatch?.secondsToNextCheck].compactMap { $0 }
+        return waits.min().map { Int32((max(0, $0) * 1000).rounded(.up)) } ?? -1
     }
 
     /// Answers one request; false when the agent is gone.
@@ -78,7 +90,8 @@ final class HelperLoop {
     }
 
     private func startAgent() {
-        guard case .spawner(let spawner, _) = source else { return }
+        guard case .spawner(let spawner, _, let binary) = source else { return }
+        binary?.check(logger: logger)
         do {
             agent = try spawner.launchAgent()
             handler.resetSession()
@@ -98,7 +111,7 @@ final class HelperLoop {
     }
 
     private func scheduleRestart() {
-        guard case .spawner(_, let backoffMax) = source else { return }
+        guard case .spawner(_, let backoffMax, _) = source else { return }
         restartAt = Monotonic.now + backoff
         backoff = min(backoff * 2, backoffMax)
     }
@@ -113,7 +126,7 @@ final class HelperLoop {
             case SIGHUP:
                 logger.notice("SIGHUP ignored: restart bulkhead-helper to apply a new config")
             case SIGCHLD:
-                if case .spawner(let spawner, _) = source, let how = Self.reap(spawner.pid) {
+                if case .spawner(let spawner, _, _) = source, let how = Self.reap(spawner.pid) {
                     logger.critical("the agent spawner died; cannot restart the agent", metadata: ["how": "\(how)"])
                     return 1
                 }
@@ -143,7 +156,7 @@ final class HelperLoop {
     private func shutdown(code: Int32) -> Int32 {
         agent?.close()
         agent = nil
-        if case .spawner(let spawner, _) = source { spawner.stop(logger: logger) }
+        if case .spawner(let spawner, _, _) = source { spawner.stop(logger: logger) }
         binder.closeAll()
         logger.notice("stopped")
         return code

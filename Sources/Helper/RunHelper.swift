@@ -71,7 +71,8 @@ struct RunHelper: ParsableCommand {
             }
             let path = try agentBinary(config)
             source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
-                              backoffMax: config.agent.restartBackoffMax)
+                              backoffMax: config.agent.restartBackoffMax,
+                              binary: AgentBinaryWatch(path: path, interval: config.agent.binaryCheckInterval))
         }
         // sock_diag tells which socket file a proof connection was accepted on.
         let diag = bh_open_sock_diag()
@@ -91,6 +92,7 @@ struct RunHelper: ParsableCommand {
         try PrivilegeDrop.toHelper(helperAccount)
         try Sandbox.install(tcp: table.hasTCP)
         logger.notice("ready", metadata: [
+            "version": "\(BulkheadVersion.line)",
             "uid": "\(helperAccount.uid)",
             "capabilities": "\(HelperCapabilities.kept.map(\.1).joined(separator: ","))",
             "seccomp": "allow-list, default kill-process",
