@@ -45,7 +45,7 @@ final class I2PSessionRetryTests: XCTestCase {
         bridge.closeAll()   // i2pd restarted
         try await until { manager.snapshot().first?.outbound.state == "retrying" }
         XCTAssertEqual(manager.snapshot().first?.outbound.detail, "the SAM bridge closed the session")
-        await assertConnectFails(manager, "not up yet (retrying")
+        await assertConnectFails(manager, "is not up (retrying")
         try await until { manager.snapshot().first?.outbound.state == "up" }
         XCTAssertEqual(bridge.creates.count, 2)
         XCTAssertEqual(bridge.creates.last?.contains("DESTINATION=\(I2PAddressTests.privateKey) "), true, "the saved key, not TRANSIENT")
@@ -75,6 +75,7 @@ final class I2PSessionRetryTests: XCTestCase {
                                         inboundQuantity: 1, outboundQuantity: 1)
         options.firstRetry = .milliseconds(300)
         options.maxRetry = .milliseconds(600)
+        options.sessionWait = .zero  // a connect while the session is down fails at once here
         let manager = I2PSessionManager(options: options, store: I2PKeyStore(stateDir: stateDir), group: group, logger: Logger(label: "retry-test"))
         snapshot = manager.snapshot
         managers.append(manager)
