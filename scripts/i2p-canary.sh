@@ -77,7 +77,7 @@ start_recorder() {
   (close_inherited_fds; cd / && exec setsid "${pre[@]}" python3 "$RECORDER" --log "$logf" --user nobody "$@" \
       >"$out" 2>&1 </dev/null) &
   echo "$!" >"$pidfile"
-  local deadline=$((SECONDS + 10))
+  local deadline=$((SECONDS + 30))  # python's start-up on a loaded 2-core machine
   until grep -q '^ready' "$out" 2>/dev/null; do
     if ! recorder_alive "$pidfile" || [ "$SECONDS" -ge "$deadline" ]; then
       cat "$out" >&2

@@ -400,7 +400,8 @@ echo "== preconditions"
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
 precondition() {  # name, command...: stop the test if it does not hold
   local name=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "precondition: $name"; else fail "precondition: $name" "cannot run the test"; cleanup; summarized=1; summary; exit 1; fi
+  local out
+  if out=$("$@" 2>&1); then pass "precondition: $name"; else fail "precondition: $name" "cannot run the test: $(tail -n 8 <<<"$out")"; cleanup; summarized=1; summary; exit 1; fi
 }
 precondition "rootful test dockerd answers ($ROOTFUL)" dk version
 precondition "the private I2P network is up ($TESTNET up)" with_timeout 300 "$TESTNET" up
