@@ -78,8 +78,10 @@ start_recorder() {
       >"$out" 2>&1 </dev/null) &
   echo "$!" >"$pidfile"
   local deadline=$((SECONDS + 30))  # python's start-up on a loaded 2-core machine
+  # pid_alive, not recorder_alive: until the subshell has exec'd (close_inherited_fds can be
+  # slow on a loaded machine), its command line is still this script's.
   until grep -q '^ready' "$out" 2>/dev/null; do
-    if ! recorder_alive "$pidfile" || [ "$SECONDS" -ge "$deadline" ]; then
+    if ! pid_alive "$(read_pid "$pidfile")" || [ "$SECONDS" -ge "$deadline" ]; then
       cat "$out" >&2
       die "recorder ($pidfile) did not start"
     fi
