@@ -52,6 +52,8 @@ final class I2PSession: Sendable {
     }
 
     private func run(notBefore: ContinuousClock.Instant) async {
+        // A saved key already names the address: the status shows it while the session starts.
+        if let saved = try? context.store.load(container, role) { setAddress(saved.destination.b32) }
         try? await Task.sleep(until: notBefore)
         var delay = context.options.firstRetry
         while !Task.isCancelled {
