@@ -43,12 +43,11 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
 
 /// The first 12 hex digits of a container id: names its chains (BHN-, BHF-, BHM-).
 public struct ContainerKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public static let length = 12
+    public static let length = ShortHexID.length
     public let rawValue: String
 
     public init?(_ raw: String) {
-        guard raw.utf8.count == Self.length,
-              raw.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        guard ShortHexID.isValid(raw) else { return nil }
         rawValue = raw
     }
 
