@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench (i2p): the plugin against i2pd's own client tunnels, on the private I2P
 # network (scripts/i2p-testnet.sh), in one run, interleaved, medians and ratios only.
-# The plugin uses router 1's SAM (tunnels of length 0, quantity 1), like the test.
+# The plugin uses router 1's SAM with the tunnels i2pd's SOCKS proxy has there (length 0,
+# 2 each way; scripts/i2p-testnet.sh), so both sides get the same tunnel capacity.
 #
 #   throughput  64 MiB (BENCH_I2P_MIB) from a .b32.i2p service on router 3
 #               (Tests/integration/i2p_sam.py serve: SAM FORWARD to a local server) to
@@ -102,8 +103,8 @@ i2p:
   subnets: [10.231.0.0/16]
   inbound_length: 0
   outbound_length: 0
-  inbound_quantity: 1
-  outbound_quantity: 1
+  inbound_quantity: 2
+  outbound_quantity: 2
   state_dir: $STATE
   converge_interval: 10s
   plugin_socket: $PLUGIN_SOCK
