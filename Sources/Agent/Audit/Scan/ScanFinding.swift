@@ -1,0 +1,38 @@
+import Crypto
+import SecretScan
+
+/// A finding of `audit scan` with where it was found and a stable fingerprint.
+struct ScanFinding: Equatable, Sendable {
+    var ruleID: String
+    var severity: SecretRule.Severity
+    var description: String
+    var redacted: String
+    var source: String
+    var line: Int
+    var offset: UInt64
+    var fingerprint: String
+
+    init(_ finding: Finding, description: String, source: String, line: Int) {
+        ruleID = finding.ruleID
+        severity = finding.severity
+        self.description = description
+        redacted = finding.redacted
+        self.source = source
+        self.line = line
+        offset = finding.offset
+        fingerprint = ScanFinding.fingerprint(ruleID: finding.ruleID, source: source, line: line, redacted: finding.redacted)
+    }
+
+    /// `bh1:` and 32 hex digits of SHA-256 over the rule, the source, the line and the
+    /// redacted form. Built only from what the report already shows, so it never carries
+    /// the secret, not even as a hash that a guess of a weak password could be checked
+    /// against. Like gitleaks' `file:rule:line`, it changes when the line moves.
+    static func fingerprint(ruleID: String, source: String, line: Int, redacted: String) -> String {
+        let text = "bulkhead-fingerprint-v1\0\(ruleID)\0\(source)\0\(line)\0\(redacted)"
+        let digest = SHA256.hash(data: Array(text.utf8))
+        return "bh1:" + digest.prefix(16).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
