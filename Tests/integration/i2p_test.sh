@@ -373,36 +373,14 @@ cleanup() {
   [ -S "$PLUGIN_SOCK" ] && [ -z "$(pgrep -x bulkhead-helper)" ] && rm -f "$PLUGIN_SOCK"
   timeout 30 "$CANARY" down >/dev/null 2>&1 || echo "warning: $CANARY down failed"
   jobs -p | xargs -r kill 2>/dev/null
-  if [ "$_TL_FAILED" -gt 0 ]; then  # keep the logs of a failed run for a post-mortem
-    rm -rf /tmp/bulkhead-i2p-test.failed && mkdir -p /tmp/bulkhead-i2p-test.failed
-    cp "$WORK"/*.log "$WORK"/*.txt "$WORK"/*.out /tmp/bulkhead-i2p-test.failed/ 2>/dev/null
-    echo "logs of this failed run: /tmp/bulkhead-i2p-test.failed/"
-  fi
+  keep_failed_logs /tmp/bulkhead-i2p-test.failed "$WORK"/*.log "$WORK"/*.txt "$WORK"/*.out
   rm -rf "$WORK"
 }
-summarized=0
-on_exit() {
-  local rc=$?
-  cleanup
-  if [ "$summarized" = 0 ]; then
-    fail "the test ran to its end" "aborted (exit status $rc)"
-    summary
-    exit 1
-  fi
-  [ "$_TL_FAILED" -gt 0 ] && rc=1
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+guard_exit
 
 # ------------------------------------------------------------------ preconditions
 echo "== preconditions"
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
-precondition() {  # name, command...: stop the test if it does not hold
-  local name=$1; shift
-  local out
-  if out=$("$@" 2>&1); then pass "precondition: $name"; else fail "precondition: $name" "cannot run the test: $(tail -n 8 <<<"$out")"; cleanup; summarized=1; summary; exit 1; fi
-}
 precondition "rootful test dockerd answers ($ROOTFUL)" dk version
 precondition "the private I2P network is up ($TESTNET up)" with_timeout 300 "$TESTNET" up
 precondition "no BULKHEAD-I2P line before the test (no other i2p helper running)" test -z "$(owned_v4)$(owned_v6)"
@@ -583,6 +561,4 @@ check "the keys are kept (web's)" test -n "$(ls -A "$STATE/keys/$WEB" 2>/dev/nul
 stop_helper "final"
 check "the plugin socket is gone" test ! -e "$PLUGIN_SOCK"
 
-cleanup
-summarized=1
-summary
+finish

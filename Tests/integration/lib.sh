@@ -22,6 +22,13 @@
 #                                (the spawner is the helper's child running as bulkhead)
 #   with_timeout SECS CMD...     run CMD (also a shell function) killed after SECS seconds;
 #                                exit status 124 on timeout
+#
+# Tests with a `cleanup` function (it must be safe to run more than once):
+#   guard_exit                   a run that stops before `finish` runs cleanup and is a
+#                                failure ("aborted"); INT and TERM end the run
+#   precondition NAME CMD...     pass, or fail with CMD's output tail and end the run
+#   keep_failed_logs DIR FILE... after a failure, copy FILEs to DIR for a post-mortem
+#   finish                       cleanup, then summary (the test's last line)
 
 _TL_PASSED=0
 _TL_FAILED=0
@@ -137,4 +144,46 @@ agent_of() {
   local spawner
   spawner=$(pgrep -P "$1" -u bulkhead | head -1)
   [ -n "$spawner" ] && pgrep -P "$spawner" -x bulkhead-agent | head -1
+}
+
+_TL_FINISHED=0
+_tl_on_exit() {
+  local rc=$?
+  if [ "$_TL_FINISHED" = 0 ]; then
+    cleanup
+    fail "the test ran to its end" "aborted (exit status $rc)"
+    summary
+    exit 1
+  fi
+  [ "$_TL_FAILED" -gt 0 ] && rc=1
+  exit "$rc"
+}
+
+guard_exit() {
+  trap _tl_on_exit EXIT
+  trap 'exit 130' INT TERM
+}
+
+precondition() {
+  local name=$1 out; shift
+  if out=$("$@" 2>&1); then
+    pass "precondition: $name"
+  else
+    fail "precondition: $name" "cannot run the test: $(tail -n 8 <<<"$out")"
+    cleanup; _TL_FINISHED=1; summary; exit 1
+  fi
+}
+
+keep_failed_logs() {
+  local dir=$1; shift
+  [ "$_TL_FAILED" -gt 0 ] || return 0
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$@" "$dir/" 2>/dev/null
+  echo "logs of this failed run: $dir/"
+}
+
+finish() {
+  cleanup
+  _TL_FINISHED=1
+  summary
 }

@@ -239,34 +239,13 @@ cleanup() {
   check "cleanup: no container, network or netns of this test left" sh -c \
     "[ -z \"\$(timeout 60 docker -H unix://$ROOTFUL ps -aq --filter label=$TAG=1)\" ] && ! timeout 60 docker -H unix://$ROOTFUL network inspect $NET >/dev/null 2>&1 && ! ip netns list | grep -qw $NS && ! ip link show $VH >/dev/null 2>&1 && ! ip link show $PR0 >/dev/null 2>&1"
   jobs -p | xargs -r kill 2>/dev/null
-  if [ "$_TL_FAILED" -gt 0 ]; then  # keep the logs of a failed run for a post-mortem
-    rm -rf /tmp/bulkhead-netwatch-test.failed && mkdir -p /tmp/bulkhead-netwatch-test.failed
-    cp "$WORK"/*.log /tmp/bulkhead-netwatch-test.failed/ 2>/dev/null
-    echo "logs of this failed run: /tmp/bulkhead-netwatch-test.failed/"
-  fi
+  keep_failed_logs /tmp/bulkhead-netwatch-test.failed "$WORK"/*.log
   rm -rf "$WORK"
 }
-summarized=0
-on_exit() {
-  local rc=$?
-  cleanup
-  if [ "$summarized" = 0 ]; then
-    fail "the test ran to its end" "aborted (exit status $rc)"
-    summary
-    exit 1
-  fi
-  [ "$_TL_FAILED" -gt 0 ] && rc=1
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+guard_exit
 
 # ------------------------------------------------------------------ preconditions
 echo "== preconditions"
-precondition() {  # name, command...: stop the test if it does not hold
-  local name=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "precondition: $name"; else fail "precondition: $name" "cannot run the test"; cleanup; summarized=1; summary; exit 1; fi
-}
 precondition "rootful test dockerd answers ($ROOTFUL)" dk version
 precondition "the busybox rootfs tarball exists ($ROOTFS_TAR)" test -s "$ROOTFS_TAR"
 precondition "no owned iptables line before the test (no other Bulkhead helper running)" test "$(owned_count)" -eq 0
@@ -650,6 +629,4 @@ check_eq "SIGTERM: the agent stopped by itself (no SIGKILL by the spawner)" "" "
 agent_gone() { [ -n "$last_agent" ] && ! _tl_alive "$last_agent"; }   # a zombie awaiting PID 1 counts as gone
 check "the agent is gone" wait_for 5 agent_gone
 
-cleanup
-summarized=1
-summary
+finish
