@@ -154,6 +154,12 @@ check_contains "ssh check shows the transport" "transport: streamlocal" "$out"
 check_contains "ssh check shows the remote docker version" "docker: ${want_ver%%+*}" "$out"
 check_contains "ssh check shows the remote API version" "$want_api" "$out"
 check_contains "the helper log names the link's transport" "transport=streamlocal" "$(cat "$HELPER_LOG")"
+ctx_line=$(grep -o 'docker context create .*' <<<"$out")
+check_contains "ssh check prints the docker context line for the remote's socket" "docker context create bulkhead-lab" "$ctx_line"
+mkdir -p "$W/docker-config"
+check "the printed context line runs as printed" env DOCKER_CONFIG="$W/docker-config" timeout 60 sh -c "$ctx_line"
+check_eq "docker --context bulkhead-lab reaches the remote daemon through the proxy" "$want_ver" \
+  "$(DOCKER_CONFIG="$W/docker-config" timeout 60 docker --context bulkhead-lab version --format '{{.Server.Version}}' 2>&1)"
 
 echo "== 2. run"
 case_run lab "$LAB"

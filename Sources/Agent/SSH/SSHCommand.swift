@@ -21,7 +21,9 @@ struct SSHCheckCommand: ParsableCommand {
         discussion: """
             Connects exactly as the ssh service does (same key, known_hosts, transport \
             choice), prints each step, and exits 0 when the remote daemon answered, 1 \
-            otherwise. Nothing is cached: run it after changing keys or known_hosts.
+            otherwise. Nothing is cached: run it after changing keys or known_hosts. \
+            For a remote that works it also prints the `docker context create` line for \
+            its local socket: run it once, then `docker --context bulkhead-NAME ps`.
 
             Examples:
               bulkhead-agent ssh check prod --config /etc/bulkhead/bulkhead.yaml
@@ -48,6 +50,7 @@ struct SSHCheckCommand: ParsableCommand {
                 print("  transport: \(transport.rawValue) (\(note))")
                 print("  docker:    \(try session.daemonVersion(over: transport))")
                 print("  ok")
+                print("  context:   \(SSHDockerContext.createLine(for: remote))")
             } catch {
                 print("  FAILED: \(error)")
                 failures += 1
