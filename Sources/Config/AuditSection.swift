@@ -22,19 +22,24 @@ public struct AuditSection: Codable, Equatable, Sendable {
     public var queueFull: QueueFull
     /// Extra detection rules (YAML), added to the built-in ones.
     public var rulesFile: String
+    /// Rule ids (built-in or from `rules_file`) that do not run.
+    public var disabledRules: [String]
 
     public init(
         enabled: Bool = true, listen: String = "/var/run/docker-audit.sock", mode: String = "0660", group: String = "root",
         upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit.jsonl",
-        queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = ""
+        queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = "",
+        disabledRules: [String] = []
     ) {
         self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group; self.upstream = upstream
         self.logFile = logFile; self.queueSize = queueSize; self.queueFull = queueFull; self.rulesFile = rulesFile
+        self.disabledRules = disabledRules
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, listen, mode, group, upstream
         case logFile = "log_file", queueSize = "queue_size", queueFull = "queue_full", rulesFile = "rules_file"
+        case disabledRules = "disabled_rules"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -49,5 +54,6 @@ public struct AuditSection: Codable, Equatable, Sendable {
         queueSize = try c.decodeIfPresent(Int.self, forKey: .queueSize) ?? d.queueSize
         queueFull = try c.decodeIfPresent(QueueFull.self, forKey: .queueFull) ?? d.queueFull
         rulesFile = try c.decodeIfPresent(String.self, forKey: .rulesFile) ?? d.rulesFile
+        disabledRules = try c.decodeIfPresent([String].self, forKey: .disabledRules) ?? d.disabledRules
     }
 }

@@ -145,4 +145,24 @@ rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
 [ "$rss" -lt 200000 ] && pass "the agent did not allocate for the claimed 4 GiB (VmRSS ${rss} kB)" || fail "agent memory bounded" "VmRSS ${rss} kB"
 check "the helper and agent are still alive" kill -0 "$apid"
 
+echo "== audit.disabled_rules"
+stop_helper
+sed "s|upstream: $RUN/fake-docker.sock|upstream: $DIRECT|" "$W/fake.yaml" >"$W/disabled.yaml"
+printf '  disabled_rules: [password]\n' >>"$W/disabled.yaml"
+start_helper "$W/disabled.yaml" "$W/helper3.log"
+wait_for 20 dp version
+pw_before=$(grep -c '"pattern":"password"' "$AUDIT"); aws_before=$(grep -c '"pattern":"aws-access-key"' "$AUDIT")
+dd_ rm -f bh-au-disabled >/dev/null 2>&1
+dp run --name bh-au-disabled "$IMAGE" sh -c "echo AWS_ACCESS_KEY_ID=$AWS; echo 'db password=$PW'" >/dev/null 2>&1
+dp logs bh-au-disabled >/dev/null 2>&1
+dd_ rm -f bh-au-disabled >/dev/null 2>&1
+check "with password disabled, the AWS key is still recorded" wait_for 10 sh -c "[ \$(grep -c '\"pattern\":\"aws-access-key\"' $AUDIT) -gt $aws_before ]"
+check_eq "and the password is not" "$pw_before" "$(grep -c '"pattern":"password"' "$AUDIT")"
+check_contains "the service's start line lists the disabled rules" "disabled_rules=password" "$(cat "$W/helper3.log")"
+stop_helper
+sed 's|disabled_rules: \[password\]|disabled_rules: [no-such-rule]|' "$W/disabled.yaml" >"$W/unknown.yaml"
+start_helper "$W/unknown.yaml" "$W/helper4.log"
+check "an unknown rule id is an error that names it" wait_for 20 grep -q "audit.disabled_rules: no rule named no-such-rule" "$W/helper4.log"
+stop_helper
+
 summary

@@ -17,9 +17,8 @@ struct AuditService: Service {
     let logger: Logger
 
     func run() async throws {
-        var rules = BuiltInRules.all
-        if !config.rulesFile.isEmpty { rules += try RuleFile.load(config.rulesFile) }
-        let ruleSet = try RuleSet(rules: rules)
+        let ruleSet = try RuleSet(rules: AuditRuleSelection.rules(
+            rulesFile: config.rulesFile, disabled: config.disabledRules, setting: "audit.disabled_rules"))
         let pipeline = AuditPipeline(
             ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile), capacity: config.queueSize,
             policy: config.queueFull, logger: logger)
@@ -39,7 +38,7 @@ struct AuditService: Service {
             .withBoundSocket(listener).get()
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
-            "rules": "\(ruleSet.rules.count)", "queue_full": "\(config.queueFull.rawValue)",
+            "rules": "\(ruleSet.rules.count)", "disabled_rules": "\(config.disabledRules.joined(separator: ","))", "queue_full": "\(config.queueFull.rawValue)",
         ])
         try? await gracefulShutdown()
         try? await server.close()

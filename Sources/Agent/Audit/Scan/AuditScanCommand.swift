@@ -170,15 +170,9 @@ struct AuditScanCommand: ParsableCommand {
 
     /// Built-in and --rules rules, less the disabled ones; every failure is exit status 2.
     private func loadRules() throws -> RuleSet {
-        var all = noBuiltin ? [] : BuiltInRules.all
         do {
-            if let rules { all += try RuleFile.load(rules) }
-            let unknown = Set(disableRule).subtracting(all.map(\.id))
-            guard unknown.isEmpty else {
-                throw ScanBaseline.Failure(description: "--disable-rule: no rule named \(unknown.sorted().joined(separator: ", ")) (see --list-rules)")
-            }
-            all.removeAll { disableRule.contains($0.id) }
-            return try RuleSet(rules: all)
+            return try RuleSet(rules: AuditRuleSelection.rules(
+                builtIn: !noBuiltin, rulesFile: rules, disabled: disableRule, setting: "--disable-rule"))
         } catch {
             printError("\(error)")
             throw ExitCode(2)
