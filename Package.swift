@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Config", "SecretScan", .product(name: "Logging", package: "swift-log"),
+            "Agent", "Config", "SecretScan", "Runtime", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],

@@ -63,7 +63,7 @@ struct RunAgent: AsyncParsableCommand {
         }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }, config.enabledI2P.map { _ in "i2p" }]
-        logger.notice("started", metadata: ["version": "\(BulkheadVersion.line)", "uid": "\(getuid())", "fd_limit": "\(fdLimit)", "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
+        logger.notice("started", metadata: ["version": "\(BulkheadVersion.line)", "uid": .stringConvertible(getuid()), "fd_limit": .stringConvertible(fdLimit), "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         try await AgentServices.run(services, group: group, logger: logger)
         logger.notice("stopped")
     }

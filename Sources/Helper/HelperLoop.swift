@@ -48,7 +48,7 @@ final class HelperLoop {
             fds += relayed.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             let timeout = pollTimeout()
             let ready = poll(&fds, nfds_t(fds.count), timeout)
-            if ready < 0 && errno != EINTR { logger.critical("poll failed", metadata: ["errno": "\(errno)"]); return shutdown(code: 1) }
+            if ready < 0 && errno != EINTR { logger.critical("poll failed", metadata: ["errno": .stringConvertible(errno)]); return shutdown(code: 1) }
 
             if fds[0].revents != 0, let code = handleSignals() { return shutdown(code: code) }
             if fds[1].revents != 0, let channel = agent, !serveOne(channel) {
@@ -106,7 +106,7 @@ final class HelperLoop {
         agent?.close()
         agent = nil
         if Monotonic.now - agentStartedAt > 30 { backoff = 0.5 }  // it had been healthy
-        logger.warning("agent connection lost; restarting", metadata: ["in_seconds": "\(backoff)"])
+        logger.warning("agent connection lost; restarting", metadata: ["in_seconds": .stringConvertible(backoff)])
         scheduleRestart()
     }
 

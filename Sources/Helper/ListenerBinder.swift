@@ -74,7 +74,7 @@ final class ListenerBinder {
             var st = stat()
             if lstat(path, &st) == 0 { created.append((path, st.st_ino)) }
             try listenNow(fd, what: "\(path) (\(entry.configKey))")
-            logger.info("bound unix listener", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))", "uid": "\(uid)", "gid": "\(gid)"])
+            logger.info("bound unix listener", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))", "uid": .stringConvertible(uid), "gid": .stringConvertible(gid)])
             return fd
         case .tcp(let host, let port):
             let fd = bh_bind_tcp(host, port)
@@ -83,7 +83,7 @@ final class ListenerBinder {
             try listenNow(fd, what: "\(host):\(port) (\(entry.configKey))")
             // The relay accepts from the helper's single-threaded loop: never block there.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            logger.info("bound tcp listener", metadata: ["address": "\(host)", "port": "\(port)"])
+            logger.info("bound tcp listener", metadata: ["address": "\(host)", "port": .stringConvertible(port)])
             return fd
         }
     }

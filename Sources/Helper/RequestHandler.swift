@@ -56,7 +56,7 @@ final class RequestHandler {
             logger.info("granted", metadata: ["request": "\(request.logDescription)", "id": "\(id)"])
             return (Reply.ok(payload: payload).frame(id: id), fd)
         } catch {
-            logger.warning("refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)", "id": "\(id)"])
+            logger.warning("refused", metadata: ["code": .stringConvertible(error.code), "reason": "\(error.message)", "id": "\(id)"])
             return (Reply.refused(error).frame(id: id), -1)
         }
     }

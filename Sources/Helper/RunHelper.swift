@@ -93,7 +93,7 @@ struct RunHelper: ParsableCommand {
         try Sandbox.install(tcp: table.hasTCP)
         logger.notice("ready", metadata: [
             "version": "\(BulkheadVersion.line)",
-            "uid": "\(helperAccount.uid)",
+            "uid": .stringConvertible(helperAccount.uid),
             "capabilities": "\(HelperCapabilities.kept.map(\.1).joined(separator: ","))",
             "seccomp": "allow-list, default kill-process",
             "listeners": "\(table.entries.keys.map(\.rawValue).sorted().joined(separator: ","))",

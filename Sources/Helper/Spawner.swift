@@ -25,7 +25,9 @@ struct Spawner {
         let (helperEnd, spawnerEnd) = try PacketChannel.pair()
         // Everything exec needs is built before fork.
         let argv = [launch.agentPath, "run", "--ipc-fd", "3"]
-        let env = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=\(launch.account.home)", "USER=\(launch.account.name)", "LANG=C.UTF-8"]
+        var env = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=\(launch.account.home)", "USER=\(launch.account.name)", "LANG=C.UTF-8"]
+        // The agent writes to the same stdout: under systemd it must know that is the journal.
+        if let stream = getenv("JOURNAL_STREAM") { env.append("JOURNAL_STREAM=" + String(cString: stream)) }
         let pid = try ChildFork.start(keeping: spawnerEnd.fd) {
             SpawnerProcess(channel: PacketChannel(fd: 3), argv: argv, env: env, logger: logger).run(as: launch.account)
         }
@@ -57,7 +59,7 @@ struct Spawner {
             if r == pid || (r < 0 && errno == ECHILD) { return }
             usleep(50_000)
         }
-        logger.error("the spawner did not exit in time; leaving it", metadata: ["pid": "\(pid)"])
+        logger.error("the spawner did not exit in time; leaving it", metadata: ["pid": .stringConvertible(pid)])
     }
 }
 
@@ -111,9 +113,9 @@ private struct SpawnerProcess {
         }
         for p in cArgv + cEnv { free(p) }
         if pid < 0 {
-            logger.error("cannot fork the agent", metadata: ["errno": "\(errno)"])
+            logger.error("cannot fork the agent", metadata: ["errno": .stringConvertible(errno)])
         } else {
-            logger.info("agent started", metadata: ["pid": "\(pid)", "path": "\(argv[0])"])
+            logger.info("agent started", metadata: ["pid": .stringConvertible(pid), "path": "\(argv[0])"])
         }
         return pid
     }
@@ -124,7 +126,7 @@ private struct SpawnerProcess {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
             let how = status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
-            logger.notice("agent exited", metadata: ["pid": "\(pid)", "how": "\(how)"])
+            logger.notice("agent exited", metadata: ["pid": .stringConvertible(pid), "how": "\(how)"])
             // Its session leader is gone: end the whole group, so no child of the agent
             // keeps fd 3 open and hides the agent's death from the helper.
             kill(-pid, SIGKILL)
@@ -141,7 +143,7 @@ private struct SpawnerProcess {
             if agent == 0 { return }
             usleep(50_000)
         }
-        logger.warning("agent did not stop within 10 s; killing it", metadata: ["pid": "\(agent)"])
+        logger.warning("agent did not stop within 10 s; killing it", metadata: ["pid": .stringConvertible(agent)])
         kill(-agent, SIGKILL)
         var s: Int32 = 0
         waitpid(agent, &s, 0)

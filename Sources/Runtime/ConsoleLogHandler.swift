@@ -13,8 +13,12 @@ public struct ConsoleLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     private let label: String
     private let format: Format
+    /// stdout is the journal: each line starts with its `<N>` priority.
+    private let journalPriority: Bool
 
-    public init(label: String, format: Format) { self.label = label; self.format = format }
+    public init(label: String, format: Format, journalPriority: Bool = false) {
+        self.label = label; self.format = format; self.journalPriority = journalPriority
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -31,11 +35,12 @@ public struct ConsoleLogHandler: LogHandler {
         case .json:
             var object: [(String, String)] = [
                 ("time", Self.timestamp()), ("level", event.level.rawValue), ("logger", label), ("message", "\(event.message)"),
-            ]
-            object += merged.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
-            line = "{" + object.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }.joined(separator: ",") + "}"
+            ].map { ($0.0, JSONText.quote($0.1)) }
+            object += merged.sorted { $0.key < $1.key }.map { ($0.key, JSONLogValue.render($0.value)) }
+            line = "{" + object.map { "\(JSONText.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
         }
-        var bytes = Array((line + "\n").utf8)
+        let prefix = journalPriority ? JournalStream.priorityPrefix(event.level) : ""
+        var bytes = Array((prefix + line + "\n").utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -118,7 +118,7 @@ final class AuditScanner: @unchecked Sendable {
     func recordDropped(stream id: UInt64, bytes: [String: Int]) {
         guard let entry = streams[id] else { return }
         for (kind, count) in bytes.sorted(by: { $0.key < $1.key }) {
-            logger.warning("audit queue full: bytes not scanned", metadata: ["container": "\(entry.container)", "stream_type": "\(kind)", "bytes": "\(count)"])
+            logger.warning("audit queue full: bytes not scanned", metadata: ["container": "\(entry.container)", "stream_type": "\(kind)", "bytes": .stringConvertible(count)])
             log.write(event: "dropped", fields: [
                 ("container_id", entry.container), ("source", entry.source), ("stream_type", kind),
                 ("dropped_bytes", String(count)), ("severity", "medium")])

@@ -38,7 +38,7 @@ struct AuditService: Service {
             .withBoundSocket(listener).get()
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
-            "rules": "\(ruleSet.rules.count)", "disabled_rules": "\(config.disabledRules.joined(separator: ","))", "queue_full": "\(config.queueFull.rawValue)",
+            "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))", "queue_full": "\(config.queueFull.rawValue)",
         ])
         try? await gracefulShutdown()
         try? await server.close()

@@ -36,7 +36,7 @@ final class GatewayListeners: Sendable {
             do {
                 let channels = try await bind(gateway)
                 bound.withLock { $0[gateway.value] = channels }
-                logger.notice("listening", metadata: ["gateway": "\(gateway)", "dns_port": "\(dnsPort)", "transparent_port": "\(transparentPort)"])
+                logger.notice("listening", metadata: ["gateway": "\(gateway)", "dns_port": .stringConvertible(dnsPort), "transparent_port": .stringConvertible(transparentPort)])
             } catch {
                 logger.error("cannot listen on a gateway; retrying later", metadata: ["gateway": "\(gateway)", "error": "\(error)"])
             }

@@ -35,7 +35,7 @@ struct I2PNetworkEvents: Sendable {
             if Task.isCancelled { return }
             // A stream that lasted was a success: the next failure starts the backoff afresh.
             if ContinuousClock.now - subscribed > Self.maxRetry { delay = Self.firstRetry }
-            logger.warning("docker events stream lost; reconnecting", metadata: ["reason": "\(why)", "retry_in": "\(delay)"])
+            logger.warning("docker events stream lost; reconnecting", metadata: ["reason": "\(why)", "retry_in": .stringConvertible(delay)])
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, Self.maxRetry)
         }

@@ -58,7 +58,7 @@ struct I2PService: Service {
         let listener = try helper.bindUnixListener(ListenerName("i2p-plugin")!)  // already listening, root-only
         let server = try await PluginHTTPServer.serve(listener: listener, driver: driver, group: group)
         logger.notice("plugin listening", metadata: [
-            "socket": "\(settings.pluginSocket)", "networks": "\(store.networks.count)", "endpoints": "\(store.endpoints.count)",
+            "socket": "\(settings.pluginSocket)", "networks": .stringConvertible(store.networks.count), "endpoints": .stringConvertible(store.endpoints.count),
             "subnets": "\(settings.subnets.joined(separator: ","))", "fake_pool": "\(settings.fakePool)", "names": "\(pool.count)",
         ])
 

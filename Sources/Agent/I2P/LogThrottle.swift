@@ -23,6 +23,6 @@ final class LogThrottle: Sendable {
             return s.skipped
         }
         guard let skipped else { return }
-        logger.warning("\(message)", metadata: skipped > 0 ? ["lines_left_out": "\(skipped)"] : [:])
+        logger.warning("\(message)", metadata: skipped > 0 ? ["lines_left_out": .stringConvertible(skipped)] : [:])
     }
 }

@@ -214,7 +214,7 @@ final class PluginDriver: Sendable {
         do {
             try links.converge(endpoints, keepBase: !store.networks.isEmpty)
         } catch {
-            logger.error("converge failed; retrying at the next interval", metadata: ["endpoints": "\(endpoints.count)", "error": "\(error)"])
+            logger.error("converge failed; retrying at the next interval", metadata: ["endpoints": .stringConvertible(endpoints.count), "error": "\(error)"])
         }
     }
 

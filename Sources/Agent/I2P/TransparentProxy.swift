@@ -34,7 +34,7 @@ struct TransparentProxy: Sendable {
             what = "\(identity) -> \(name)"
             let (upstream, leftover) = try await sessions.connect(from: identity, to: name, on: channel.eventLoop)
             try await splice(channel, upstream, leftover: leftover, what: what, started: started)
-            logger.debug("stream open", metadata: ["stream": "\(what)", "setup_ms": "\((ContinuousClock.now - started).milliseconds)"])
+            logger.debug("stream open", metadata: ["stream": "\(what)", "setup_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
         } catch {
             log.warning("\(what): closed: \(error)")
             try? await channel.close()
@@ -81,8 +81,8 @@ struct TransparentProxy: Sendable {
         try await container.eventLoop.submit {
             let counter = RelayCounter { c in
                 logger.info("stream closed", metadata: [
-                    "stream": "\(what)", "bytes_from_container": "\(c.fromClient)", "bytes_to_container": "\(c.toClient)",
-                    "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+                    "stream": "\(what)", "bytes_from_container": .stringConvertible(c.fromClient), "bytes_to_container": .stringConvertible(c.toClient),
+                    "duration_ms": .stringConvertible((ContinuousClock.now - started).milliseconds),
                 ])
             }
             let containerSide = RelayHandler(counter: counter, isClientSide: true)

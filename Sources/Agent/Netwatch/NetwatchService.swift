@@ -64,9 +64,9 @@ struct NetwatchService: Service {
                     if case .containerChanged(let id, _) = event { await signal.containerChanged(id) }
                     delay = .milliseconds(500)
                 }
-                logger.warning("runtime events stream ended; reconnecting", metadata: ["retry_in": "\(delay)"])
+                logger.warning("runtime events stream ended; reconnecting", metadata: ["retry_in": .stringConvertible(delay)])
             } catch {
-                logger.warning("runtime events stream failed; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                logger.warning("runtime events stream failed; reconnecting", metadata: ["error": "\(error)", "retry_in": .stringConvertible(delay)])
             }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
@@ -129,8 +129,8 @@ struct NetwatchService: Service {
         let sets = desired.sets + gone.map { ContainerRuleSet(key: $0, rules: []) }
         let summary = try helper.applyNetfilter(sets, mode: full ? .replaceAll : .changes)
         logger.info(full ? "full pass applied" : "changes applied", metadata: [
-            "containers": "\(containers.count)", "removed": "\(gone.count)",
-            "rules": "\(desired.sets.reduce(0) { $0 + $1.rules.count })", "helper": "\(summary)",
+            "containers": .stringConvertible(containers.count), "removed": .stringConvertible(gone.count),
+            "rules": .stringConvertible(desired.sets.reduce(0) { $0 + $1.rules.count }), "helper": "\(summary)",
         ])
         if full { known = known.intersection(containers.map(\.id)) }
         let fresh = containers.filter { !known.contains($0.id) }

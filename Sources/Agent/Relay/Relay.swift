@@ -12,9 +12,9 @@ enum Relay {
         /// The per-connection stats every relaying service logs when a connection closes.
         func metadata(since started: ContinuousClock.Instant) -> Logger.Metadata {
             [
-                "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
-                "bytes_to_docker": "\(fromClient)",
-                "bytes_from_docker": "\(toClient)",
+                "duration_ms": .stringConvertible((ContinuousClock.now - started).milliseconds),
+                "bytes_to_docker": .stringConvertible(fromClient),
+                "bytes_from_docker": .stringConvertible(toClient),
             ]
         }
     }

@@ -41,7 +41,7 @@ final class AcceptLoop: Sendable {
             let client = bh_accept(listener)
             if client < 0 {
                 if errno == EINTR || errno == EAGAIN || errno == ECONNABORTED { continue }
-                logger.error("accept failed", metadata: ["errno": "\(errno)"])
+                logger.error("accept failed", metadata: ["errno": .stringConvertible(errno)])
                 if errno == EMFILE || errno == ENFILE { usleep(100_000) }  // out of fds: back off, do not spin
                 continue
             }

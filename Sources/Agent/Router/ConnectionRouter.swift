@@ -61,7 +61,7 @@ final class ConnectionRouter: Sendable {
         do {
             upstream = try helper.connectUserDockerSocket(uid: peer.uid, client: client)
         } catch let refusal as Refusal {
-            log.warning("refused", metadata: ["code": "\(refusal.code)", "reason": "\(refusal.message)"])
+            log.warning("refused", metadata: ["code": .stringConvertible(refusal.code), "reason": "\(refusal.message)"])
             HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)",
                                        group: group, onClosed: release)
             return

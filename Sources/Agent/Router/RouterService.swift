@@ -25,7 +25,7 @@ struct RouterService: Service {
         acceptor.start()
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "user_socket": "\(config.userSocket)", "root_policy": "\(config.rootPolicy.rawValue)",
-            "max_connections_per_user": "\(config.maxConnectionsPerUser)", "max_connections": "\(config.maxConnections)",
+            "max_connections_per_user": .stringConvertible(config.maxConnectionsPerUser), "max_connections": .stringConvertible(config.maxConnections),
         ])
 
         try? await gracefulShutdown()
@@ -33,10 +33,10 @@ struct RouterService: Service {
         close(listener)  // the helper keeps its own copy: clients queue until the next agent
         var waited = 0
         while router.liveConnections > 0, waited < Self.drainSeconds * 10 {
-            if waited % 10 == 0 { logger.notice("draining", metadata: ["open_connections": "\(router.liveConnections)"]) }
+            if waited % 10 == 0 { logger.notice("draining", metadata: ["open_connections": .stringConvertible(router.liveConnections)]) }
             try? await Task.sleep(for: .milliseconds(100))
             waited += 1
         }
-        logger.notice("stopped", metadata: ["open_connections_left": "\(router.liveConnections)"])
+        logger.notice("stopped", metadata: ["open_connections_left": .stringConvertible(router.liveConnections)])
     }
 }
