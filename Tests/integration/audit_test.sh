@@ -140,6 +140,9 @@ curl -s --unix-socket "$PROXY" -o "$W/fake.got" --raw http://docker/containers/x
 python3 -c "import sys; h=open(sys.argv[1],'rb').read(); b=open(sys.argv[2],'rb').read(); sys.exit(0 if h.replace(b'\r\n\r\n',b'\r\n\r\n',1)+b == open(sys.argv[3],'rb').read() else 1)" "$W/fake.headers" "$W/fake.got" "$W/fake.sent"
 check_eq "the client gets exactly the bytes the upstream sent" 0 $?
 check "the audit records a protocol-error event" wait_for 10 grep -q '"event":"protocol_error"' "$AUDIT"
+pe_conn=$(grep "protocol error in an audited stream" "$W/helper2.log" | grep -oE 'conn=[0-9]+' | head -1)
+check_contains "the protocol error's log line names its connection" "conn=" "$pe_conn"
+check "the same connection's closing line carries the same id" wait_for 10 grep -qE "connection closed .*${pe_conn:-conn=none}( |\$)" "$W/helper2.log"
 apid=$(agent_of "$helper_pid")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
 [ "$rss" -lt 200000 ] && pass "the agent did not allocate for the claimed 4 GiB (VmRSS ${rss} kB)" || fail "agent memory bounded" "VmRSS ${rss} kB"

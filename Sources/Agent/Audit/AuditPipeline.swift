@@ -12,7 +12,7 @@ import Synchronization
 /// (`drop`).
 final class AuditPipeline: Sendable {
     enum Work: Sendable {
-        case open(stream: UInt64, container: String, source: String)
+        case open(stream: UInt64, connection: UInt64, container: String, source: String)
         case data(stream: UInt64, kind: String, bytes: [UInt8])
         case protocolError(stream: UInt64, detail: String)
         case close(stream: UInt64)
@@ -87,14 +87,15 @@ final class AuditScanner: @unchecked Sendable {
     private let ruleSet: RuleSet
     private let log: AuditLogFile
     private let logger: Logger
-    private var streams: [UInt64: (container: String, source: String, scanners: [String: SecretStream])] = [:]
+    private typealias Stream = (connection: UInt64, container: String, source: String, scanners: [String: SecretStream])
+    private var streams: [UInt64: Stream] = [:]
 
     init(ruleSet: RuleSet, log: AuditLogFile, logger: Logger) { self.ruleSet = ruleSet; self.log = log; self.logger = logger }
 
     func handle(_ work: AuditPipeline.Work) {
         switch work {
-        case .open(let id, let container, let source):
-            streams[id] = (container, source, [:])
+        case .open(let id, let connection, let container, let source):
+            streams[id] = (connection, container, source, [:])
         case .data(let id, let kind, let bytes):
             guard var entry = streams[id] else { return }
             let scanner = entry.scanners[kind] ?? SecretStream(ruleSet: ruleSet)
@@ -104,7 +105,8 @@ final class AuditScanner: @unchecked Sendable {
             for f in findings { record(f, entry, kind) }
         case .protocolError(let id, let detail):
             guard let entry = streams[id] else { return }
-            logger.warning("protocol error in an audited stream", metadata: ["container": "\(entry.container)", "detail": "\(detail)"])
+            logger.warning("protocol error in an audited stream", metadata: [
+                "conn": .stringConvertible(entry.connection), "container": "\(entry.container)", "detail": "\(detail)"])
             log.write(event: "protocol_error", fields: [
                 ("container_id", entry.container), ("source", entry.source), ("detail", detail), ("severity", "medium")])
         case .close(let id):
@@ -118,14 +120,16 @@ final class AuditScanner: @unchecked Sendable {
     func recordDropped(stream id: UInt64, bytes: [String: Int]) {
         guard let entry = streams[id] else { return }
         for (kind, count) in bytes.sorted(by: { $0.key < $1.key }) {
-            logger.warning("audit queue full: bytes not scanned", metadata: ["container": "\(entry.container)", "stream_type": "\(kind)", "bytes": .stringConvertible(count)])
+            logger.warning("audit queue full: bytes not scanned", metadata: [
+                "conn": .stringConvertible(entry.connection), "container": "\(entry.container)", "stream_type": "\(kind)",
+                "bytes": .stringConvertible(count)])
             log.write(event: "dropped", fields: [
                 ("container_id", entry.container), ("source", entry.source), ("stream_type", kind),
                 ("dropped_bytes", String(count)), ("severity", "medium")])
         }
     }
 
-    private func record(_ f: Finding, _ entry: (container: String, source: String, scanners: [String: SecretStream]), _ kind: String) {
+    private func record(_ f: Finding, _ entry: Stream, _ kind: String) {
         log.write(event: "secret", fields: [
             ("container_id", entry.container), ("stream_type", kind), ("source", entry.source),
             ("pattern", f.ruleID), ("redacted_match", f.redacted), ("severity", f.severity.rawValue)])

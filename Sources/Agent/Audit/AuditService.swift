@@ -55,6 +55,7 @@ enum AuditConnection {
     ) -> EventLoopFuture<Void> {
         let loop = client.eventLoop
         let started = ContinuousClock.now
+        let (logger, connection) = ConnectionID.tagged(logger)
         return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName("audit")!) }
             .flatMap { upstreamFD in
                 let exchanges = ExchangeLog()
@@ -65,7 +66,7 @@ enum AuditConnection {
                 let upstreamRelay = RelayHandler(counter: counter, isClientSide: false)
                 RelayHandler.join(clientRelay, upstreamRelay)
                 let upstreamHandlers = NIOLoopBound(
-                    [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers), upstreamRelay] as [any ChannelHandler],
+                    [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers, connection: connection), upstreamRelay] as [any ChannelHandler],
                     eventLoop: loop)
                 let clientHandlers = NIOLoopBound([RequestTap(exchanges: exchanges), clientRelay] as [any ChannelHandler], eventLoop: loop)
                 return Relay.bootstrap(on: loop, handlers: upstreamHandlers)

@@ -21,14 +21,16 @@ final class ResponseTap: ChannelInboundHandler {
     private let exchanges: ExchangeLog
     private let pipeline: AuditPipeline
     private let containers: ContainerDirectory
+    /// The client connection's id (`conn` in the log), for the streams it carries.
+    private let connection: UInt64
     private var state = State.head(HTTPHeadReader())
     private var auditor: StreamAuditor?
     /// An exec-create or inspect response body being collected (bounded) to learn an id.
     private var learning: (endpoint: DockerEndpoint, body: [UInt8])?
     static let maxLearnedBody = 256 * 1024
 
-    init(exchanges: ExchangeLog, pipeline: AuditPipeline, containers: ContainerDirectory) {
-        self.exchanges = exchanges; self.pipeline = pipeline; self.containers = containers
+    init(exchanges: ExchangeLog, pipeline: AuditPipeline, containers: ContainerDirectory, connection: UInt64) {
+        self.exchanges = exchanges; self.pipeline = pipeline; self.containers = containers; self.connection = connection
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -106,7 +108,7 @@ final class ResponseTap: ChannelInboundHandler {
             case .execStart(let e): container = containers.container(ofExec: e)
             default: container = ""
             }
-            auditor = StreamAuditor(pipeline: pipeline, container: container, source: endpoint.source, contentType: head.header("Content-Type"))
+            auditor = StreamAuditor(pipeline: pipeline, connection: connection, container: container, source: endpoint.source, contentType: head.header("Content-Type"))
         }
         switch endpoint {
         case .execCreate, .inspect: if (200..<300).contains(status) { learning = (endpoint, []) }

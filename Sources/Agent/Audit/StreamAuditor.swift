@@ -17,14 +17,14 @@ final class StreamAuditor {
     private var mode: Mode
     private var pending: [String: [UInt8]] = [:]
 
-    init(pipeline: AuditPipeline, container: String, source: String, contentType: String?) {
+    init(pipeline: AuditPipeline, connection: UInt64, container: String, source: String, contentType: String?) {
         self.pipeline = pipeline
         id = pipeline.newStreamID()
         let type = contentType?.lowercased() ?? ""
         // Only API >= 1.42 says "multiplexed-stream"; older daemons label both framings
         // raw-stream (or, for logs, nothing useful), so the first bytes decide.
         mode = type.contains("multiplexed-stream") ? .multiplexed(MultiplexedStreamParser()) : .sniffing([])
-        pipeline.submit(.open(stream: id, container: container, source: source)) {}
+        pipeline.submit(.open(stream: id, connection: connection, container: container, source: source)) {}
     }
 
     func feed(_ bytes: UnsafeRawBufferPointer) {

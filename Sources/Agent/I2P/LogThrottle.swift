@@ -13,7 +13,7 @@ final class LogThrottle: Sendable {
         self.logger = logger; self.burst = burst; self.window = window
     }
 
-    func warning(_ message: String) {
+    func warning(_ message: String, metadata: Logger.Metadata = [:]) {
         let skipped: Int? = state.withLock { s in
             let now = ContinuousClock.now
             if now - s.start >= window { s = (now, 0, s.skipped) }
@@ -23,6 +23,8 @@ final class LogThrottle: Sendable {
             return s.skipped
         }
         guard let skipped else { return }
-        logger.warning("\(message)", metadata: skipped > 0 ? ["lines_left_out": .stringConvertible(skipped)] : [:])
+        var metadata = metadata
+        if skipped > 0 { metadata["lines_left_out"] = .stringConvertible(skipped) }
+        logger.warning("\(message)", metadata: metadata)
     }
 }

@@ -28,15 +28,16 @@ struct TransparentProxy: Sendable {
 
     private func serve(_ channel: any Channel) async {
         let started = ContinuousClock.now
+        let (logger, connection) = ConnectionID.tagged(self.logger)
         var what = "connection from \(channel.remoteAddress?.description ?? "?")"
         do {
             let (identity, name) = try await route(channel)
             what = "\(identity) -> \(name)"
             let (upstream, leftover) = try await sessions.connect(from: identity, to: name, on: channel.eventLoop)
-            try await splice(channel, upstream, leftover: leftover, what: what, started: started)
+            try await splice(channel, upstream, leftover: leftover, what: what, started: started, logger: logger)
             logger.debug("stream open", metadata: ["stream": "\(what)", "setup_ms": .stringConvertible((ContinuousClock.now - started).milliseconds)])
         } catch {
-            log.warning("\(what): closed: \(error)")
+            log.warning("\(what): closed: \(error)", metadata: ["conn": .stringConvertible(connection)])
             try? await channel.close()
         }
     }
@@ -72,12 +73,13 @@ struct TransparentProxy: Sendable {
     }
 
     /// Joins the two channels with a relay (on the container's event loop), after writing `leftover`.
-    private func splice(_ container: any Channel, _ upstream: any Channel, leftover: ByteBuffer?, what: String, started: ContinuousClock.Instant) async throws {
+    private func splice(
+        _ container: any Channel, _ upstream: any Channel, leftover: ByteBuffer?, what: String, started: ContinuousClock.Instant, logger: Logger
+    ) async throws {
         guard upstream.eventLoop === container.eventLoop else {
             upstream.close(promise: nil)
             throw Refusal(description: "the stream came on another event loop")
         }
-        let logger = logger
         try await container.eventLoop.submit {
             let counter = RelayCounter { c in
                 logger.info("stream closed", metadata: [

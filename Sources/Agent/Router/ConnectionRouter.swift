@@ -31,15 +31,15 @@ final class ConnectionRouter: Sendable {
 
     /// Runs on the accept thread; owns `client` from here on.
     func route(_ client: Int32) {
+        var (log, _) = ConnectionID.tagged(logger)
         guard let peer = PeerCredentials.of(fd: client) else {
-            logger.warning("connection without peer credentials; closed")
+            log.warning("connection without peer credentials; closed")
             close(client)
             return
         }
         let started = ContinuousClock.now
-        var log = logger
-        log[metadataKey: "uid"] = "\(peer.uid)"
-        log[metadataKey: "pid"] = "\(peer.pid)"
+        log[metadataKey: "uid"] = .stringConvertible(peer.uid)
+        log[metadataKey: "pid"] = .stringConvertible(peer.pid)
 
         switch limiter.acquire(peer.uid) {
         case .admitted:

@@ -10,7 +10,7 @@ final class SSHBridge: Sendable {
     static let highWater = 1 << 20
     static let lowWater = 256 << 10
 
-    let id: Int
+    let id: UInt64
     private let handler: NIOLoopBound<SSHClientHandler>
     private let wake: @Sendable () -> Void
     private let shared = Mutex(Shared())
@@ -26,7 +26,7 @@ final class SSHBridge: Sendable {
         var linkWaitingForClient = false
     }
 
-    init(id: Int, handler: NIOLoopBound<SSHClientHandler>, wake: @escaping @Sendable () -> Void) {
+    init(id: UInt64, handler: NIOLoopBound<SSHClientHandler>, wake: @escaping @Sendable () -> Void) {
         self.id = id; self.handler = handler; self.wake = wake
     }
 

@@ -9,7 +9,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let link: SSHLink
-    private let id: Int
+    private let id: UInt64
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var bridge: SSHBridge?
@@ -22,10 +22,10 @@ final class SSHClientHandler: ChannelDuplexHandler {
     private var totals = Relay.Totals(fromClient: 0, toClient: 0)
     private let started = ContinuousClock.now
 
-    init(link: SSHLink, id: Int, logger: Logger) {
+    init(link: SSHLink, id: UInt64, logger: Logger) {
         self.link = link; self.id = id
         var logger = logger
-        logger[metadataKey: "conn"] = "\(id)"
+        logger[metadataKey: "conn"] = .stringConvertible(id)
         self.logger = logger
     }
 

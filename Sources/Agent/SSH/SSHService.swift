@@ -23,13 +23,12 @@ struct SSHService: Service {
                 let (fd, ownPath) = try listener(for: remote)
                 let link = SSHLink(target: SSHTarget(remote), logger: logger)
                 link.start()
-                let ids = Atomic<Int>(0)
                 let logger = self.logger
                 let server = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 256)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
                     .childChannelInitializer { client in
-                        let id = ids.wrappingAdd(1, ordering: .relaxed).newValue
+                        let id = ConnectionID.new()
                         return client.eventLoop.makeCompletedFuture {
                             try client.pipeline.syncOperations.addHandler(SSHClientHandler(link: link, id: id, logger: logger))
                         }

@@ -21,7 +21,8 @@ final class I2PInboundHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// `label`: "web 80/tcp" for the log; `target`: the container's address and port now.
     init(label: String, target: @escaping @Sendable () -> SocketAddress?, logger: Logger) {
-        self.label = label; self.target = target; self.logger = logger
+        self.label = label; self.target = target
+        (self.logger, _) = ConnectionID.tagged(logger)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
