@@ -24,22 +24,29 @@ public struct AuditSection: Codable, Equatable, Sendable {
     public var rulesFile: String
     /// Rule ids (built-in or from `rules_file`) that do not run.
     public var disabledRules: [String]
+    /// A preset API allow-list; with `allow`, requests outside both get 403.
+    public var profile: AuditAPIProfile?
+    /// Per HTTP method, a regular expression the whole request path must match.
+    public var allow: [String: String]
 
     public init(
         enabled: Bool = true, listen: String = "/var/run/docker-audit.sock", mode: String = "0660", group: String = "root",
         upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit.jsonl",
         queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = "",
-        disabledRules: [String] = []
+        disabledRules: [String] = [], profile: AuditAPIProfile? = nil, allow: [String: String] = [:]
     ) {
         self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group; self.upstream = upstream
         self.logFile = logFile; self.queueSize = queueSize; self.queueFull = queueFull; self.rulesFile = rulesFile
-        self.disabledRules = disabledRules
+        self.disabledRules = disabledRules; self.profile = profile; self.allow = allow
     }
+
+    /// Whether requests are filtered at all (a profile or an allow-list is set).
+    public var filtersAPI: Bool { profile != nil || !allow.isEmpty }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, listen, mode, group, upstream
         case logFile = "log_file", queueSize = "queue_size", queueFull = "queue_full", rulesFile = "rules_file"
-        case disabledRules = "disabled_rules"
+        case disabledRules = "disabled_rules", profile, allow
     }
 
     public init(from decoder: any Decoder) throws {
@@ -55,5 +62,13 @@ public struct AuditSection: Codable, Equatable, Sendable {
         queueFull = try c.decodeIfPresent(QueueFull.self, forKey: .queueFull) ?? d.queueFull
         rulesFile = try c.decodeIfPresent(String.self, forKey: .rulesFile) ?? d.rulesFile
         disabledRules = try c.decodeIfPresent([String].self, forKey: .disabledRules) ?? d.disabledRules
+        profile = try c.decodeIfPresent(AuditAPIProfile.self, forKey: .profile)
+        allow = try c.decodeIfPresent([String: String].self, forKey: .allow) ?? d.allow
     }
+}
+
+extension AuditSection {
+    /// The methods `audit.allow` may name; a request with any other method is refused
+    /// whenever the API is filtered.
+    public static let filterableMethods = ["DELETE", "GET", "HEAD", "POST", "PUT"]
 }

@@ -1,3 +1,4 @@
+import Foundation
 import IPC
 #if canImport(Glibc)
 import Glibc
@@ -58,6 +59,13 @@ public enum ConfigValidator {
             if !audit.rulesFile.isEmpty, !isCleanAbsolutePath(audit.rulesFile) { problems.append("audit.rules_file must be an absolute path") }
             if !(16...1_000_000).contains(audit.queueSize) { problems.append("audit.queue_size must be 16...1000000") }
             if let router = config.enabledRouter, router.listen == audit.listen { problems.append("audit.listen and router.listen must differ") }
+            for (method, pattern) in audit.allow.sorted(by: { $0.key < $1.key }) {
+                if !AuditSection.filterableMethods.contains(method) {
+                    problems.append("audit.allow.\(method): not a method the proxy filters (\(AuditSection.filterableMethods.joined(separator: ", ")))")
+                } else if (try? NSRegularExpression(pattern: pattern)) == nil {
+                    problems.append("audit.allow.\(method) \(pattern.debugDescription) is not a valid regular expression")
+                }
+            }
         }
         problems += SSHValidator.problems(in: config)
         problems += NetwatchValidator.problems(in: config)

@@ -33,7 +33,7 @@ final class AuditPipelineTests: XCTestCase {
         defer { unlink(path) }
         let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .drop, logger: Logger(label: "test"))
         let id = pipeline.newStreamID()
-        pipeline.submit(.open(stream: id, container: "c1", source: "logs")) {}
+        pipeline.submit(.open(stream: id, connection: 1, container: "c1", source: "logs")) {}
         // Keep the scanner busy with one large item, then burst small ones into the queue.
         pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
         for _ in 0..<200 { pipeline.submit(.data(stream: id, kind: "stdout", bytes: Array("x token\n".utf8))) {} }
@@ -51,7 +51,7 @@ final class AuditPipelineTests: XCTestCase {
         defer { unlink(path) }
         let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .block, logger: Logger(label: "test"))
         let id = pipeline.newStreamID()
-        pipeline.submit(.open(stream: id, container: "c2", source: "logs")) {}
+        pipeline.submit(.open(stream: id, connection: 1, container: "c2", source: "logs")) {}
         pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
         let resumed = expectation(description: "resumed")
         resumed.assertForOverFulfill = false

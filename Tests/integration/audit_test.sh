@@ -168,4 +168,42 @@ start_helper "$W/unknown.yaml" "$W/helper4.log"
 check "an unknown rule id is an error that names it" wait_for 20 grep -q "audit.disabled_rules: no rule named no-such-rule" "$W/helper4.log"
 stop_helper
 
+echo "== API allow-lists (audit.profile, audit.allow) with the real docker CLI"
+sed 's|  disabled_rules: \[password\]||' "$W/disabled.yaml" >"$W/readonly.yaml"
+printf '  profile: read-only\n' >>"$W/readonly.yaml"
+start_helper "$W/readonly.yaml" "$W/helper5.log"
+wait_for 20 dp version
+check "read-only profile: docker ps works" dp ps
+dd_ rm -f bh-au-refused >/dev/null 2>&1
+out=$(timeout 60 docker -H "unix://$PROXY" run --rm --name bh-au-refused "$IMAGE" true 2>&1); code=$?
+check "read-only profile: docker run fails" test "$code" -ne 0
+check_contains "and the docker CLI prints the proxy's reason" "bulkhead audit proxy: POST" "$out"
+check_contains "which names the allow-list" "is not in the allow-list" "$out"
+check_eq "the daemon never saw the create (no such container)" "" "$(dd_ ps -aq --filter name=bh-au-refused)"
+check "the refusal is an audit event" wait_for 10 grep -q '"event":"api_refused".*"method":"POST"' "$AUDIT"
+check_contains "and a log line with its connection" "request refused by the API allow-list" "$(grep conn= "$W/helper5.log")"
+stop_helper
+dd_ rm -f bh-au-exec >/dev/null 2>&1
+dd_ run -d --name bh-au-exec "$IMAGE" sleep 600 >/dev/null
+cp "$W/readonly.yaml" "$W/exec.yaml"
+cat >>"$W/exec.yaml" <<'YAML'
+  allow:
+    POST: '(/v[0-9.]+)?/(containers/[^/]+/exec|exec/[^/]+/(start|resize))'
+    GET: '(/v[0-9.]+)?/exec/[^/]+/json'
+YAML
+start_helper "$W/exec.yaml" "$W/helper6.log"
+wait_for 20 dp version
+got=$(printf 'through the hijack\n' | timeout 60 docker -H "unix://$PROXY" exec -i bh-au-exec cat 2>&1)
+check_eq "an allowed hijacked stream (exec -i) passes both ways" "through the hijack" "$got"
+out=$(timeout 60 docker -H "unix://$PROXY" stop bh-au-exec 2>&1); code=$?
+check "a request the added rules do not cover is still refused (docker stop)" test "$code" -ne 0
+check_eq "and the container still runs" true "$(dd_ inspect -f '{{.State.Running}}' bh-au-exec)"
+stop_helper
+dd_ rm -f bh-au-exec >/dev/null 2>&1
+printf 'audit:\n  listen: %s\n  allow:\n    PATCH: ".*"\n    GET: "(unclosed"\n' "$PROXY" >"$W/bad-allow.yaml"
+msg=$("$BIN/bulkhead-helper" check-config --config "$W/bad-allow.yaml" 2>&1); code=$?
+check "check-config refuses a bad allow-list" test "$code" -ne 0
+check_contains "naming a method it cannot filter" "audit.allow.PATCH" "$msg"
+check_contains "and a pattern that does not compile" 'audit.allow.GET "(unclosed" is not a valid regular expression' "$msg"
+
 summary

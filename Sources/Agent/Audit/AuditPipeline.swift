@@ -16,6 +16,8 @@ final class AuditPipeline: Sendable {
         case data(stream: UInt64, kind: String, bytes: [UInt8])
         case protocolError(stream: UInt64, detail: String)
         case close(stream: UInt64)
+        /// A request the API allow-list kept from the daemon.
+        case apiRefused(connection: UInt64, method: String, target: String, reason: String)
     }
 
     private struct State {
@@ -109,6 +111,9 @@ final class AuditScanner: @unchecked Sendable {
                 "conn": .stringConvertible(entry.connection), "container": "\(entry.container)", "detail": "\(detail)"])
             log.write(event: "protocol_error", fields: [
                 ("container_id", entry.container), ("source", entry.source), ("detail", detail), ("severity", "medium")])
+        case .apiRefused(let connection, let method, let target, let reason):
+            log.write(event: "api_refused", fields: [
+                ("connection", String(connection)), ("method", method), ("target", target), ("reason", reason), ("severity", "medium")])
         case .close(let id):
             guard let entry = streams.removeValue(forKey: id) else { return }
             for (kind, scanner) in entry.scanners.sorted(by: { $0.key < $1.key }) {

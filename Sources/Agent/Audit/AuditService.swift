@@ -23,6 +23,7 @@ struct AuditService: Service {
             ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile), capacity: config.queueSize,
             policy: config.queueFull, logger: logger)
         let containers = ContainerDirectory()
+        let policy = try APIPolicy(config)
         // The helper round trip blocks briefly: never on an event loop.
         let connector = NIOThreadPool(numberOfThreads: 1)
         connector.start()
@@ -33,12 +34,14 @@ struct AuditService: Service {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { client in
-                AuditConnection.set(up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, logger: logger)
+                AuditConnection.set(
+                    up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, policy: policy, logger: logger)
             }
             .withBoundSocket(listener).get()
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
-            "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))", "queue_full": "\(config.queueFull.rawValue)",
+            "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))",
+            "api_filter": "\(policy?.summary ?? "none")", "queue_full": "\(config.queueFull.rawValue)",
         ])
         try? await gracefulShutdown()
         try? await server.close()
@@ -51,7 +54,7 @@ struct AuditService: Service {
 enum AuditConnection {
     static func set(
         up client: any Channel, connector: NIOThreadPool, helper: HelperClient, pipeline: AuditPipeline,
-        containers: ContainerDirectory, logger: Logger
+        containers: ContainerDirectory, policy: APIPolicy?, logger: Logger
     ) -> EventLoopFuture<Void> {
         let loop = client.eventLoop
         let started = ContinuousClock.now
@@ -68,7 +71,9 @@ enum AuditConnection {
                 let upstreamHandlers = NIOLoopBound(
                     [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers, connection: connection), upstreamRelay] as [any ChannelHandler],
                     eventLoop: loop)
-                let clientHandlers = NIOLoopBound([RequestTap(exchanges: exchanges), clientRelay] as [any ChannelHandler], eventLoop: loop)
+                let gate = policy.map { APIRefusal(policy: $0, pipeline: pipeline, connection: connection, logger: logger) }
+                let clientHandlers = NIOLoopBound(
+                    [RequestTap(exchanges: exchanges, gate: gate), clientRelay] as [any ChannelHandler], eventLoop: loop)
                 return Relay.bootstrap(on: loop, handlers: upstreamHandlers)
                     .withConnectedSocket(upstreamFD)
                     .flatMapThrowing { _ in try client.pipeline.syncOperations.addHandlers(clientHandlers.value) }

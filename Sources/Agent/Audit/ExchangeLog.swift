@@ -11,6 +11,20 @@ final class ExchangeLog {
     }
 
     var waiting: [Exchange] = []
+    /// A response is being passed on (from its head to the end of its body).
+    var answering = false
+    /// Called once when no response is owed or under way any more.
+    var whenIdle: (() -> Void)?
+
+    var idle: Bool { waiting.isEmpty && !answering }
+
+    /// The response tap finished a response.
+    func responseEnded() {
+        answering = false
+        guard idle, let call = whenIdle else { return }
+        whenIdle = nil
+        call()
+    }
 }
 
 /// What the proxy learns from responses passing through, so that events name the

@@ -100,6 +100,7 @@ final class ResponseTap: ChannelInboundHandler {
         if (100..<200).contains(status), status != 101 { state = .head(HTTPHeadReader()); return }  // interim
         guard !exchanges.waiting.isEmpty else { state = .broken; return }  // a response nobody asked for
         let exchange = exchanges.waiting.removeFirst()
+        exchanges.answering = true
         let endpoint = exchange.endpoint
         if endpoint.isStream, status == 101 || (200..<300).contains(status) {
             let container: String
@@ -137,6 +138,7 @@ final class ResponseTap: ChannelInboundHandler {
     private func endBody() {
         auditor?.finish()
         auditor = nil
+        exchanges.responseEnded()
         if let (endpoint, body) = learning, let id = ContainerDirectory.id(fromJSON: body) {
             switch endpoint {
             case .execCreate(let reference): containers.remember(exec: id, container: containers.id(of: reference))
