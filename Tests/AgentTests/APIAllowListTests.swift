@@ -104,6 +104,7 @@ final class APIAllowListTests: XCTestCase {
         exchanges.waiting.removeFirst()  // the response tap: the answer's head, then its end
         exchanges.answering = true
         exchanges.responseEnded()
+        channel.embeddedEventLoop.run()  // the 403 goes behind the earlier answer's last read
         var answer = try XCTUnwrap(try channel.readOutbound(as: ByteBuffer.self))
         XCTAssertTrue((answer.readString(length: answer.readableBytes) ?? "").hasPrefix("HTTP/1.1 403"))
     }
@@ -113,5 +114,33 @@ final class APIAllowListTests: XCTestCase {
         try channel.writeInbound(channel.allocator.buffer(string: "NOT HTTP AT ALL\r\nno colon here\r\n\r\n"))
         XCTAssertEqual(try forwarded(channel), "")
         XCTAssertNotNil(try channel.readOutbound(as: ByteBuffer.self))
+    }
+
+    /// An exec start the daemon does not hijack (a 404, a detached exec) leaves the
+    /// connection in HTTP: the bytes sent after it are requests, and are checked.
+    func testBytesAfterAnExecStartWaitForTheAnswer() throws {
+        let allow = ["POST": "/v1\\.41/exec/[^/]+/start", "GET": "/_ping"]
+        let start = "POST /v1.41/exec/abc/start HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+        let smuggled = "DELETE /v1.41/images/app HTTP/1.1\r\n\r\n"
+
+        let (notHijacked, exchanges, _) = try tap(allow)
+        try notHijacked.writeInbound(notHijacked.allocator.buffer(string: start + smuggled))
+        XCTAssertEqual(try forwarded(notHijacked), start, "the bytes after the exec start wait")
+        exchanges.waiting.removeFirst()
+        exchanges.answering = true
+        exchanges.hijackAnswered?(false)  // e.g. 404 No such exec instance
+        XCTAssertEqual(try forwarded(notHijacked), "", "they were a request, and it is refused")
+        exchanges.responseEnded()
+        notHijacked.embeddedEventLoop.run()
+        var answer = try XCTUnwrap(try notHijacked.readOutbound(as: ByteBuffer.self))
+        XCTAssertTrue((answer.readString(length: answer.readableBytes) ?? "").contains("DELETE /v1.41/images/app is not in the allow-list"))
+
+        let (hijacked, exchanges2, _) = try tap(allow)
+        try hijacked.writeInbound(hijacked.allocator.buffer(string: start + "stdin bytes"))
+        XCTAssertEqual(try forwarded(hijacked), start)
+        exchanges2.hijackAnswered?(true)
+        XCTAssertEqual(try forwarded(hijacked), "stdin bytes", "after a hijack they are the container's stdin")
+        try hijacked.writeInbound(hijacked.allocator.buffer(string: smuggled))
+        XCTAssertEqual(try forwarded(hijacked), smuggled, "and stay so")
     }
 }

@@ -198,6 +198,29 @@ check_eq "an allowed hijacked stream (exec -i) passes both ways" "through the hi
 out=$(timeout 60 docker -H "unix://$PROXY" stop bh-au-exec 2>&1); code=$?
 check "a request the added rules do not cover is still refused (docker stop)" test "$code" -ne 0
 check_eq "and the container still runs" true "$(dd_ inspect -f '{{.State.Running}}' bh-au-exec)"
+# An exec start that is not hijacked (no such exec: 404) leaves the connection in HTTP:
+# a DELETE sent right behind it, in the same write, must be checked, not passed as stdin.
+dd_ tag "$IMAGE" bh-au-smuggle:1
+got=$(python3 - "$PROXY" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+start = b"POST /v1.41/exec/no-such-exec/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+s.sendall(start + b"DELETE /v1.41/images/bh-au-smuggle:1 HTTP/1.1\r\nHost: docker\r\n\r\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+except socket.timeout:
+    pass
+# A JSON error body ends in a bare \n, so a status line may follow it mid-"line".
+print(" ".join(re.findall(r"HTTP/1\.1 ([0-9]{3}) ", data.decode(errors="replace"))))
+PY
+)
+check_eq "a request smuggled behind a failed exec start: 404, then 403" "404 403" "$got"
+check "and the daemon never saw it (the image is still there)" dd_ image inspect bh-au-smuggle:1
+dd_ rmi bh-au-smuggle:1 >/dev/null 2>&1
 stop_helper
 dd_ rm -f bh-au-exec >/dev/null 2>&1
 printf 'audit:\n  listen: %s\n  allow:\n    PATCH: ".*"\n    GET: "(unclosed"\n' "$PROXY" >"$W/bad-allow.yaml"

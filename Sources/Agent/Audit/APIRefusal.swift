@@ -21,8 +21,13 @@ struct APIRefusal: Sendable {
         _ = pipeline.submit(.apiRefused(connection: connection, method: method, target: shownTarget, reason: reason)) {}
         let channel = context.channel
         channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let answer = { Self.answer(reason: reason, on: channel) }
-        if exchanges.idle { answer() } else { exchanges.whenIdle = answer }
+        if exchanges.idle {
+            Self.answer(reason: reason, on: channel)
+        } else {
+            // Called while the response tap reads the earlier answer's end, before that
+            // read is relayed to the client: answer on the next tick, behind it.
+            exchanges.whenIdle = { channel.eventLoop.execute { Self.answer(reason: reason, on: channel) } }
+        }
     }
 
     private static func answer(reason: String, on channel: any Channel) {

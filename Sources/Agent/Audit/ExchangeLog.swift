@@ -15,6 +15,9 @@ final class ExchangeLog {
     var answering = false
     /// Called once when no response is owed or under way any more.
     var whenIdle: (() -> Void)?
+    /// With an allow-list: told whether the answer to an attach or exec start
+    /// hijacked the connection (then called no more).
+    var hijackAnswered: ((Bool) -> Void)?
 
     var idle: Bool { waiting.isEmpty && !answering }
 

@@ -3,10 +3,13 @@ import Logging
 import NIOCore
 
 /// Watches client → daemon bytes and notes each request's endpoint. Without an API
-/// allow-list it passes every byte on at once, untouched. With one, a request's head is
-/// held until it is decided: an allowed request goes on byte for byte, a refused one
-/// never reaches the daemon (see `APIRefusal`). After an attach or exec start, the rest
-/// is the container's stdin and is not parsed.
+/// allow-list it passes every byte on at once, untouched. With one, nothing goes on
+/// before it is decided: a request's head is held until the allow-list has judged it
+/// (a refused request never reaches the daemon, see `APIRefusal`), and the bytes after
+/// an attach or exec start are held until the daemon's answer shows whether the
+/// connection was hijacked: if it was not (a 404, a detached exec), they are requests
+/// again and are checked like any other. After a hijack the rest is the container's
+/// stdin and is not parsed.
 final class RequestTap: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -15,47 +18,62 @@ final class RequestTap: ChannelInboundHandler {
         case head(HTTPHeadReader)
         case body(remaining: UInt64, then: DockerEndpoint)
         case chunked(ChunkedDecoder, then: DockerEndpoint)
+        /// With an allow-list: an attach or exec start is sent; its answer decides.
+        case awaitingHijack
         case stdin
     }
 
-    /// What one read's bytes led to, with an allow-list.
+    /// What the bytes of one pass led to, with an allow-list.
     private enum Verdict {
-        /// The first `n` bytes are decided and may go on; the rest (a head still
-        /// arriving) waits.
-        case forward(Int)
-        /// The first `n` bytes may go on (earlier requests); the request after them is refused.
+        /// The first `decided` bytes may go on; `consumed` were parsed (the difference
+        /// is a head still arriving; past `consumed`, bytes wait for a hijack's answer).
+        case forward(decided: Int, consumed: Int)
+        /// The first `after` bytes may go on (earlier requests); the request after them is refused.
         case refuse(after: Int, method: String, target: String, reason: String)
     }
 
     private let exchanges: ExchangeLog
     private let gate: APIRefusal?
     private var state = State.head(HTTPHeadReader())
-    /// With an allow-list: bytes read but not passed on yet (an undecided head).
+    /// With an allow-list: bytes read but not passed on yet, of which the first
+    /// `heldParsed` were parsed already (an undecided head).
     private var held: ByteBuffer?
+    private var heldParsed = 0
     private var refused = false
+    private var context: ChannelHandlerContext?
 
     init(exchanges: ExchangeLog, gate: APIRefusal? = nil) { self.exchanges = exchanges; self.gate = gate }
 
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let gate else {
+        guard gate != nil else {
             unwrapInboundIn(data).withUnsafeReadableBytes { _ = observe($0, policy: nil) }
             context.fireChannelRead(data)
             return
         }
         guard !refused else { return }  // after a refusal nothing more goes to the daemon
         var incoming = unwrapInboundIn(data)
-        var pending = held ?? context.channel.allocator.buffer(capacity: incoming.readableBytes)
-        let alreadyParsed = pending.readableBytes
-        pending.writeBuffer(&incoming)
-        let verdict = pending.withUnsafeReadableBytes {
-            observe(UnsafeRawBufferPointer(rebasing: $0[alreadyParsed...]), policy: gate.policy)
+        if held == nil { held = context.channel.allocator.buffer(capacity: incoming.readableBytes) }
+        held!.writeBuffer(&incoming)
+        process(context)
+    }
+
+    /// Parses what is held past `heldParsed` and passes on what is decided.
+    private func process(_ context: ChannelHandlerContext) {
+        guard let gate, var pending = held else { return }
+        let start = heldParsed
+        let verdict = pending.withUnsafeReadableBytes { observe(UnsafeRawBufferPointer(rebasing: $0[start...]), policy: gate.policy) }
+        let (decided, consumed, refusal): (Int, Int, (method: String, target: String, reason: String)?) = switch verdict {
+        case .forward(let decided, let consumed): (decided, consumed, nil)
+        case .refuse(let after, let method, let target, let reason): (after, after, (method, target, reason))
         }
-        let (n, refusal): (Int, (method: String, target: String, reason: String)?) = switch verdict {
-        case .forward(let n): (n, nil)
-        case .refuse(let n, let method, let target, let reason): (n, (method, target, reason))
-        }
-        if n > 0, let slice = pending.readSlice(length: alreadyParsed + n) {
+        if decided > 0, let slice = pending.readSlice(length: start + decided) {
             context.fireChannelRead(wrapInboundOut(slice))
+            heldParsed = consumed - decided
+        } else {
+            heldParsed = start + consumed
         }
         pending.discardReadBytes()
         held = pending.readableBytes > 0 ? pending : nil
@@ -64,6 +82,13 @@ final class RequestTap: ChannelInboundHandler {
             held = nil
             gate.refuse(method: refusal.method, target: refusal.target, reason: refusal.reason, exchanges: exchanges, context: context)
         }
+    }
+
+    /// The response tap saw the answer to an attach or exec start.
+    private func hijackAnswered(_ hijacked: Bool) {
+        guard case .awaitingHijack = state, let context else { return }
+        state = hijacked ? .stdin : .head(HTTPHeadReader())
+        if !refused { process(context) }
     }
 
     /// Parses `bytes`; with a policy, stops at the first refused request.
@@ -76,11 +101,11 @@ final class RequestTap: ChannelInboundHandler {
                 switch reader.feed(rest) {
                 case .needMore:
                     state = .head(reader)
-                    return .forward(decided)
+                    return .forward(decided: decided, consumed: bytes.count)
                 case .invalid(let why):
                     state = .stdin  // not HTTP we understand: pass through, stop parsing
                     if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "not an HTTP request the proxy can check: \(why)") }
-                    return .forward(bytes.count)
+                    return .forward(decided: bytes.count, consumed: bytes.count)
                 case .head(let head, let consumed):
                     if let policy {
                         let decision = policy.decide(method: head.first, target: head.second)
@@ -95,38 +120,47 @@ final class RequestTap: ChannelInboundHandler {
                     } else if let length = head.contentLength, length > 0 {
                         state = .body(remaining: length, then: endpoint)
                     } else {
-                        afterBody(endpoint)
+                        afterBody(endpoint, gated: policy != nil)
                     }
                 }
             case .body(let remaining, let endpoint):
                 let n = min(UInt64(rest.count), remaining)
                 rest = UnsafeRawBufferPointer(rebasing: rest[Int(n)...])
                 decided = bytes.count - rest.count
-                if n == remaining { afterBody(endpoint) } else { state = .body(remaining: remaining - n, then: endpoint) }
+                if n == remaining { afterBody(endpoint, gated: policy != nil) } else { state = .body(remaining: remaining - n, then: endpoint) }
             case .chunked(var decoder, let endpoint):
                 switch decoder.feed(rest, emit: { _ in }) {
                 case .ok:
                     state = .chunked(decoder, then: endpoint)
-                    return .forward(bytes.count)
+                    return .forward(decided: bytes.count, consumed: bytes.count)
                 case .ended(let unconsumed):
                     rest = UnsafeRawBufferPointer(rebasing: rest[(rest.count - unconsumed)...])
                     decided = bytes.count - rest.count
-                    afterBody(endpoint)
-                case .failed:
-                    state = .stdin  // the body's own framing is the daemon's to judge
-                    return .forward(bytes.count)
+                    afterBody(endpoint, gated: policy != nil)
+                case .failed(let error):
+                    state = .stdin
+                    // What follows a body the proxy cannot frame could be read as a
+                    // request by the daemon: with an allow-list, that is refused.
+                    if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "a chunked body the proxy cannot check: \(error)") }
+                    return .forward(decided: bytes.count, consumed: bytes.count)
                 }
+            case .awaitingHijack:
+                return .forward(decided: decided, consumed: decided)
             case .stdin:
-                return .forward(bytes.count)
+                return .forward(decided: bytes.count, consumed: bytes.count)
             }
         }
-        return .forward(decided)
+        return .forward(decided: decided, consumed: bytes.count)
     }
 
-    private func afterBody(_ endpoint: DockerEndpoint) {
+    private func afterBody(_ endpoint: DockerEndpoint, gated: Bool) {
         switch endpoint {
-        case .attach, .execStart: state = .stdin
-        default: state = .head(HTTPHeadReader())
+        case .attach, .execStart:
+            guard gated else { state = .stdin; return }
+            state = .awaitingHijack
+            exchanges.hijackAnswered = { [weak self] hijacked in self?.hijackAnswered(hijacked) }
+        default:
+            state = .head(HTTPHeadReader())
         }
     }
 }

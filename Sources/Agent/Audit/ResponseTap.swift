@@ -115,6 +115,17 @@ final class ResponseTap: ChannelInboundHandler {
         case .execCreate, .inspect: if (200..<300).contains(status) { learning = (endpoint, []) }
         default: break
         }
+        defer {
+            switch endpoint {
+            case .attach, .execStart:
+                let hijacked = if case .untilClose = state { true } else { false }
+                if let answered = exchanges.hijackAnswered {
+                    exchanges.hijackAnswered = nil
+                    answered(hijacked)
+                }
+            default: break
+            }
+        }
         if status == 101 {
             state = .untilClose  // hijacked: raw bytes until the connection ends
         } else if exchange.isHead || status == 204 || status == 304 {
