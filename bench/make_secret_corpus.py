@@ -37,6 +37,18 @@ def positives():
         ("anthropic-key", "ANTHROPIC_API_KEY=sk-ant-api03-" + chars(ALNUM, 93) + "AA"),
         ("shopify-token", "shop token shpat_" + chars("0123456789abcdef", 32)),
         ("pypi-token", "password = pypi-AgEIcHlwaS5vcmc" + chars(ALNUM, 60)),
+        ("slack-webhook", "posting to https://hooks.slack.com/services/T" + chars(string.ascii_uppercase + string.digits, 10)
+            + "/B" + chars(string.ascii_uppercase + string.digits, 10) + "/" + chars(ALNUM, 24)),
+        ("twilio-key", "twilio sid SK" + chars("0123456789abcdef", 32)),
+        ("github-fine-grained-pat", "GH_TOKEN=github_pat_" + chars(ALNUM + "_", 82)),
+        # Formats the first rule set did not cover.
+        ("huggingface-token", "HF_TOKEN=hf_" + chars(string.ascii_letters, 34)),
+        ("databricks-token", "databricks configure --token dapi" + chars("0123456789abcdef", 32)),
+        ("linear-api-key", "LINEAR_API_KEY=lin_api_" + chars(ALNUM, 40)),
+        ("telegram-bot-token", "bot = Bot(token='" + chars(string.digits, 10) + ":AA" + chars(ALNUM + "_-", 33) + "')"),
+        ("age-secret-key", "AGE-SECRET-KEY-1" + chars("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)),
+        ("azure-storage-key", "DefaultEndpointsProtocol=https;AccountName=acmelogs;AccountKey=" + chars(ALNUM + "+/", 86) + "==;EndpointSuffix=core.windows.net"),
+        ("url-credentials", "DATABASE_URL=postgres://app:" + chars(ALNUM, 18) + "@db.internal:5432/orders"),
     ]
 
 def negatives():
@@ -64,6 +76,12 @@ def negatives():
         "-----BEGIN CERTIFICATE-----",
         "password = true",
         "contact: support at acme dot io",
+        "DATABASE_URL=postgres://app:${DB_PASSWORD}@db.internal:5432/orders",
+        "redis://redis.internal:6379/0",
+        "proxy https://proxy.internal:3128/ in use",
+        "AccountKey=<your-storage-key>",
+        "hf_hub_download(repo_id=org/model)",
+        "telegram chat 1234567890 joined",
     ]
 
 def labelled(directory):

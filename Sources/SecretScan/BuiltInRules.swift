@@ -84,5 +84,24 @@ public enum BuiltInRules {
                    pattern: token("hvs\\.[A-Za-z0-9_\\-]{24,100}", dotted: true), keywords: ["hvs."], entropy: 3.0),
         SecretRule(id: "docker-hub-pat", description: "Docker Hub personal access token", severity: .high,
                    pattern: token("dckr_pat_[A-Za-z0-9_\\-]{27}", dotted: true), keywords: ["dckr_pat_"]),
+        SecretRule(id: "huggingface-token", description: "Hugging Face access token", severity: .high,
+                   pattern: token("hf_[A-Za-z]{34}"), keywords: ["hf_"], entropy: 3.0),
+        SecretRule(id: "databricks-token", description: "Databricks personal access token", severity: .critical,
+                   pattern: token("dapi[a-f0-9]{32}(?:-[0-9])?", dotted: true), keywords: ["dapi"], entropy: 3.0),
+        SecretRule(id: "linear-api-key", description: "Linear API key", severity: .high,
+                   pattern: token("lin_api_[A-Za-z0-9]{40}"), keywords: ["lin_api_"], entropy: 3.0),
+        SecretRule(id: "telegram-bot-token", description: "Telegram bot token", severity: .high,
+                   pattern: token("[0-9]{8,10}:AA[A-Za-z0-9_\\-]{33}", dotted: true), keywords: [":aa"], entropy: 3.0),
+        SecretRule(id: "age-secret-key", description: "age encryption secret key", severity: .critical,
+                   pattern: token("AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", dotted: true), keywords: ["age-secret-key-1"]),
+        // Matched on its identifying prefix (the 88-character key is too long to track).
+        SecretRule(id: "azure-storage-key", description: "Azure storage account key in a connection string", severity: .critical,
+                   pattern: "AccountKey=[A-Za-z0-9+/]{40}", keywords: ["accountkey="], entropy: 4.0, value: .afterAssignment),
+        // scheme://user:password@host, as in database URLs; placeholders ($, {, <, *) are not
+        // passwords. Too long to track its start: it finds it by walking left from the end.
+        SecretRule(id: "url-credentials", description: "Password in a URL (scheme://user:password@host)", severity: .high,
+                   pattern: "[A-Za-z0-9]://[A-Za-z0-9._%\\-]{1,64}:[^\\s/@$\\{\\}<>*\"'`]{3,128}@[A-Za-z0-9\\[]",
+                   keywords: ["://"],
+                   extendLeft: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-_%:/@!#&(),;?~^|[]"),
     ]
 }

@@ -12,8 +12,12 @@ enum FindingFilter {
         let value = extractValue(rule.value, from: match)
         guard !value.isEmpty, !isFalsePositive(value), !isBracketedPlaceholder(value, in: match) else { return nil }
         if let threshold = rule.entropy, shannonEntropy(value) < threshold { return nil }
+        // The match may begin with the boundary before the token (a newline, for a token
+        // at the start of a line): the finding starts at the token.
+        let lead = match.prefix(while: { frame.contains($0) }).count
         return Finding(ruleID: rule.id, severity: rule.severity,
-                       redacted: Redaction.redact(String(decoding: value, as: UTF8.self)), offset: offset, length: match.count)
+                       redacted: Redaction.redact(String(decoding: value, as: UTF8.self)),
+                       offset: offset + UInt64(lead), length: match.count - lead)
     }
 
     static func extractValue(_ kind: SecretRule.Value, from match: [UInt8]) -> ArraySlice<UInt8> {
