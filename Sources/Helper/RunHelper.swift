@@ -42,6 +42,8 @@ struct RunHelper: ParsableCommand {
         guard let helperAccount = Account.named(config.helper.user) else {
             throw ValidationError("helper.user \(config.helper.user) does not exist; `make install` creates it (useradd --system \(config.helper.user))")
         }
+        // First, while root and before any child: the notify socket may be root's only.
+        let notifier = SystemdNotifier.open(logger: logger)
         let table = try ListenerTable(config: config)
         let document = Array(try JSONEncoder().encode(config))
         // Before any child exists: SIGCHLD from a child that dies early stays pending
@@ -84,6 +86,13 @@ struct RunHelper: ParsableCommand {
             }
             try I2PDirectories.prepare(i2p, agent: agentAccount)
         }
+        if let audit = config.enabledAudit {
+            guard let agentAccount = Account.named(config.agent.user) else {
+                throw ValidationError("agent.user \(config.agent.user) does not exist; it writes audit.log_file")
+            }
+            try AuditLogDirectory.prepare(audit, agent: agentAccount)
+        }
+        let readiness = ServiceReadiness(config: config, agentUID: Account.named(config.agent.user)?.uid)
         // Built before the sandbox: it looks for the runtime socket (access() is not allowed later).
         let upstreams = UpstreamConnector(config: config)
         // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
@@ -113,7 +122,7 @@ struct RunHelper: ParsableCommand {
             upstreams: upstreams, configDocument: document,
             netfilter: netfilter, policyRouting: policyRouting, i2p: i2p, logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source,
-                              executor: executor, inspector: inspector, logger: logger).run()
+                              executor: executor, inspector: inspector, notifier: notifier, readiness: readiness, logger: logger).run()
         // Nothing maintains the rules once the helper is gone: take them with it.
         policyRouting?.undo()
         netfilter?.removeAll()

@@ -21,7 +21,7 @@ struct AuditService: Service {
         if !config.rulesFile.isEmpty { rules += try RuleFile.load(config.rulesFile) }
         let ruleSet = try RuleSet(rules: rules)
         let pipeline = AuditPipeline(
-            ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile), capacity: config.queueSize,
+            ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile, logger: logger), capacity: config.queueSize,
             policy: config.queueFull, logger: logger)
         let containers = ContainerDirectory()
         // The helper round trip blocks briefly: never on an event loop.
