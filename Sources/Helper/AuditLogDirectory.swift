@@ -4,31 +4,39 @@ import Config
 import Glibc
 #endif
 
-/// At start, as root: the agent appends to audit.log_file and creates it again after
-/// a rename (SIGHUP), so it must own the file's directory. systemd's LogsDirectory=
-/// gives that directory (and, recursively, its files) back to root at every start;
-/// this hands the directory and the current file to agent.user again. The group is
-/// left as it is (adm under the unit's Group=adm, or `make install`'s), and the
-/// directory is setgid so that files the agent creates get that group too: 0640
-/// files (UMask=0027) readable by the log readers' group, not by the agent's.
+/// At start, as root: the agent appends to audit.log_file and creates it again after a
+/// rename (SIGHUP), so the file's directory must be the agent's. It is made here if
+/// missing (its parent must exist: the unit's LogsDirectory=bulkhead) and handed to
+/// agent.user with the current file. Group and mode are kept: under the unit the parent
+/// is root:adm and setgid (systemd's, Group=adm, LogsDirectoryMode=2755), so a directory
+/// made here inherits both, and the files the agent creates (0640, see AuditLogFile)
+/// belong to the log readers' group. The parent itself is left to systemd: changing its
+/// owner would make systemd give the whole tree back to root at the next start or reload.
 enum AuditLogDirectory {
     static func prepare(_ audit: AuditSection, agent: Account) throws {
         let slash = audit.logFile.lastIndex(of: "/")!  // absolute, checked by ConfigValidator
         let directory = String(audit.logFile[..<slash])
+        // Never a shared system directory: only one made for the audit log.
+        guard !["", "/var", "/var/log", "/var/log/bulkhead", "/tmp", "/var/tmp", "/run", "/etc"].contains(directory) else {
+            throw ValidationError("audit.log_file \(audit.logFile): put it in a directory of its own, such as /var/log/bulkhead/audit")
+        }
         var st = stat()
-        // Never a system directory: only one made for Bulkhead's logs.
-        guard !["", "/var", "/var/log", "/tmp", "/var/tmp", "/run", "/etc"].contains(directory) else {
-            throw ValidationError("audit.log_file \(audit.logFile): put it in a directory of its own, such as /var/log/bulkhead")
+        if lstat(directory, &st) != 0 {
+            // 0750 whatever the unit's UMask=0077; a setgid parent adds its group and the bit.
+            let previous = umask(0o027)
+            defer { umask(previous) }
+            guard errno == ENOENT, mkdir(directory, 0o750) == 0, lstat(directory, &st) == 0 else {
+                throw ValidationError("audit.log_file: cannot create \(directory) (its parent must exist): \(String(cString: strerror(errno)))")
+            }
         }
-        guard lstat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-            throw ValidationError("audit.log_file: the directory \(directory) is missing (the unit's LogsDirectory= or `make install` creates it)")
-        }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw ValidationError("audit.log_file: \(directory) is not a directory") }
         let group = st.st_gid
-        guard lchown(directory, agent.uid, group) == 0, chmod(directory, 0o2750) == 0 else {
+        guard lchown(directory, agent.uid, group) == 0 else {
             throw ValidationError("audit.log_file: cannot give \(directory) to \(agent.name): \(String(cString: strerror(errno)))")
         }
         if lstat(audit.logFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
-            guard lchown(audit.logFile, agent.uid, group) == 0, chmod(audit.logFile, 0o640) == 0 else {
+            // chmod first: once the file is the agent's, root needs CAP_FOWNER (not in the unit) for it.
+            guard chmod(audit.logFile, 0o640) == 0, lchown(audit.logFile, agent.uid, group) == 0 else {
                 throw ValidationError("audit.log_file: cannot give \(audit.logFile) to \(agent.name): \(String(cString: strerror(errno)))")
             }
         }

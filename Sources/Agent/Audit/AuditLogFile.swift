@@ -29,6 +29,9 @@ final class AuditLogFile: @unchecked Sendable {
     private func open() throws {
         let newFD = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard newFD >= 0 else { throw AuditLogError("cannot open audit.log_file \(path): \(String(cString: strerror(errno)))") }
+        // 0640 whatever the umask (the unit's is 0077): readable by the directory's group,
+        // adm under the unit (its setgid directory gives new files that group).
+        _ = chmod(path, 0o640)
         if fd >= 0 { close(fd) }
         fd = newFD
     }
