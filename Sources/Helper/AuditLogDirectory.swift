@@ -34,9 +34,9 @@ enum AuditLogDirectory {
         guard lchown(directory, agent.uid, group) == 0 else {
             throw ValidationError("audit.log_file: cannot give \(directory) to \(agent.name): \(String(cString: strerror(errno)))")
         }
-        if lstat(audit.logFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
-            // chmod first: once the file is the agent's, root needs CAP_FOWNER (not in the unit) for it.
-            guard chmod(audit.logFile, 0o640) == 0, lchown(audit.logFile, agent.uid, group) == 0 else {
+        // The agent sets the file's mode when it opens it (root has no CAP_FOWNER for an agent's file).
+        if lstat(audit.logFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid != agent.uid {
+            guard lchown(audit.logFile, agent.uid, group) == 0 else {
                 throw ValidationError("audit.log_file: cannot give \(audit.logFile) to \(agent.name): \(String(cString: strerror(errno)))")
             }
         }

@@ -176,7 +176,11 @@ poweroff
 if ! boot; then
   fail "the root boots again" "$(tail -n 20 "$BOOTLOG")"; summary; exit 1
 fi
-check "after reboot: the unit is active" wait_for 60 in_ct systemctl is-active bulkhead-helper
+if wait_for 60 in_ct systemctl is-active bulkhead-helper; then
+  pass "after reboot: the unit is active"
+else
+  fail "after reboot: the unit is active" "$(journal | grep -E "critical|error" | tail -n 5)"
+fi
 services_serve "after reboot"
 audited_logs "after reboot" "$AUDIT"
 check_eq "after reboot: audit file still the agent's, group adm" "640 bulkhead adm" "$(in_ct stat -c '%a %U %G' "$AUDIT")"
