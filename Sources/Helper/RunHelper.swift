@@ -72,6 +72,8 @@ struct RunHelper: ParsableCommand {
                 throw ValidationError("agent.user \(config.agent.user) does not exist; `make install` creates it (useradd --system \(config.agent.user))")
             }
             let path = try agentBinary(config)
+            // Only for an agent it starts: in audit mode the test plays the agent.
+            if let audit = config.enabledAudit { try AuditLogDirectory.prepare(audit, agent: agentAccount) }
             source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
                               backoffMax: config.agent.restartBackoffMax,
                               binary: AgentBinaryWatch(path: path, interval: config.agent.binaryCheckInterval))
@@ -85,12 +87,6 @@ struct RunHelper: ParsableCommand {
                 throw ValidationError("agent.user \(config.agent.user) does not exist; it owns i2p.state_dir")
             }
             try I2PDirectories.prepare(i2p, agent: agentAccount)
-        }
-        if let audit = config.enabledAudit {
-            guard let agentAccount = Account.named(config.agent.user) else {
-                throw ValidationError("agent.user \(config.agent.user) does not exist; it writes audit.log_file")
-            }
-            try AuditLogDirectory.prepare(audit, agent: agentAccount)
         }
         let readiness = ServiceReadiness(config: config, agentUID: Account.named(config.agent.user)?.uid)
         // Built before the sandbox: it looks for the runtime socket (access() is not allowed later).
