@@ -19,7 +19,7 @@ AUDIT=/var/log/bulkhead/audit/audit.jsonl  # inside the root
 SCORE_BEFORE=2.9
 
 missing=()
-for c in mmdebstrap systemd-nspawn nsenter docker ldd; do command -v "$c" >/dev/null || missing+=("$c"); done
+for c in mmdebstrap systemd-nspawn nsenter docker ldd ssh-keygen; do command -v "$c" >/dev/null || missing+=("$c"); done
 if [ "${#missing[@]}" -gt 0 ] || [ ! -S "$ROOTFUL" ] || [ "$(id -u)" -ne 0 ]; then
   fail "test prerequisites" "needs root, $ROOTFUL (scripts/testenv.sh up) and: mmdebstrap systemd-container docker (missing: ${missing[*]:-none})"
   summary; exit 1
@@ -53,6 +53,7 @@ cleanup() {
   rm -rf "$ROOT" "$BOOTLOG"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM   # so that a timeout still powers the container off and removes the copy
 
 echo "== a Debian 12 root with the build, the unit and the accounts"
 if ! "$REPO/scripts/debian-root.sh" copy "$ROOT" >/dev/null; then
