@@ -30,6 +30,9 @@ struct RunAgent: AsyncParsableCommand {
         LoggingSetup.bootstrap(json: config.logFormat == .json, identifier: "bulkhead-agent", level: config.logLevel.rawValue)
         let logger = Logger(label: "agent")
 
+        // SIGHUP (systemctl reload) must not end the agent: only the audit file's reopen
+        // uses it, and that service installs its own handler.
+        signal(SIGHUP, SIG_IGN)
         let fdLimit = FileDescriptorLimit.raiseToHard()
         // The filter goes on before any service starts, so before any byte from a client,
         // a daemon or an SSH server is read. No process can be started under it: netwatch's

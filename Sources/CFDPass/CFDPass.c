@@ -203,3 +203,21 @@ int bh_unix_socket_vfs(int diag_fd, int fd, uint32_t *ino, uint32_t *dev_major, 
     errno = ENOENT;
     return -1;
 }
+
+int bh_connect_notify(const char *address) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    size_t n = strlen(address);
+    if (n == 0 || n >= sizeof(addr.sun_path)) return -2;
+    memcpy(addr.sun_path, address, n);
+    /* Abstract: a leading NUL and no terminator, the length says where the name ends. */
+    if (address[0] == '@') addr.sun_path[0] = '\0';
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (address[0] == '@' ? 0 : 1));
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, len) != 0) {
+        int saved = errno; close(fd); errno = saved; return -1;
+    }
+    return fd;
+}

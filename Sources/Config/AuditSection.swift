@@ -31,7 +31,7 @@ public struct AuditSection: Codable, Equatable, Sendable {
 
     public init(
         enabled: Bool = true, listen: String = "/var/run/docker-audit.sock", mode: String = "0660", group: String = "root",
-        upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit.jsonl",
+        upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit/audit.jsonl",
         queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = "",
         disabledRules: [String] = [], profile: AuditAPIProfile? = nil, allow: [String: String] = [:]
     ) {

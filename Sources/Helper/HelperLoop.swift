@@ -22,6 +22,10 @@ final class HelperLoop {
     private let executor: NetfilterExecutor?
     private let inspector: ProofInspector?
     private let logger: Logger
+    private let notifier: SystemdNotifier?
+    private let readiness: ServiceReadiness
+    /// READY=1 has been sent: once, for the first agent that has all its listeners.
+    private var reportedReady = false
     private var agent: PacketChannel?
     private var agentStartedAt = 0.0
     private var restartAt: Double?
@@ -30,10 +34,11 @@ final class HelperLoop {
 
     init(
         handler: RequestHandler, binder: ListenerBinder, signals: SignalChannel, source: AgentSource,
-        executor: NetfilterExecutor?, inspector: ProofInspector?, logger: Logger
+        executor: NetfilterExecutor?, inspector: ProofInspector?, notifier: SystemdNotifier?, readiness: ServiceReadiness, logger: Logger
     ) {
         self.handler = handler; self.binder = binder; self.signals = signals; self.source = source
-        self.executor = executor; self.inspector = inspector; self.logger = logger
+        self.executor = executor; self.inspector = inspector; self.notifier = notifier; self.readiness = readiness
+        self.logger = logger
     }
 
     func run() -> Int32 {
@@ -86,6 +91,11 @@ final class HelperLoop {
             logger.warning("cannot deliver a reply; dropping the agent session", metadata: ["error": "\(error)"])
             return false
         }
+        if !reportedReady, readiness.isReady(greeted: handler.greeted, binder: binder) {
+            reportedReady = true
+            notifier?.send("READY=1")
+            logger.notice("services ready", metadata: ["listeners": "\(readiness.awaited.map(\.rawValue).joined(separator: ","))"])
+        }
         return true
     }
 
@@ -122,9 +132,10 @@ final class HelperLoop {
             switch sig {
             case SIGTERM, SIGINT:
                 logger.notice("stopping", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                notifier?.send("STOPPING=1")
                 return 0
             case SIGHUP:
-                logger.notice("SIGHUP ignored: restart bulkhead-helper to apply a new config")
+                reload()
             case SIGCHLD:
                 if case .spawner(let spawner, _, _) = source, let how = Self.reap(spawner.pid) {
                     logger.critical("the agent spawner died; cannot restart the agent", metadata: ["how": "\(how)"])
@@ -144,6 +155,23 @@ final class HelperLoop {
             }
         }
         return nil
+    }
+
+    /// SIGHUP (systemctl reload): the agent reopens its files (the audit log). The
+    /// config is not re-read: a new config needs a restart.
+    private func reload() {
+        guard case .spawner(let spawner, _, _) = source, agent != nil else {
+            logger.notice("SIGHUP ignored: no agent is running")
+            return
+        }
+        if reportedReady { notifier?.send("RELOADING=1") }
+        do {
+            try spawner.reloadAgent()
+            logger.notice("SIGHUP passed to the agent (reopen files; restart bulkhead-helper to apply a new config)")
+        } catch {
+            logger.error("cannot pass SIGHUP to the agent", metadata: ["error": "\(error)"])
+        }
+        if reportedReady { notifier?.send("READY=1") }
     }
 
     /// How child `pid` ended, if it has; it is reaped.

@@ -120,6 +120,9 @@ final class ListenerBinder {
     }
 
     /// Closes every kept socket and removes the files this helper created.
+    /// Whether the Unix listener `name` has been bound (it stays bound until `closeAll`).
+    func isBound(_ name: ListenerName) -> Bool { bound[name] != nil }
+
     func closeAll() {
         for fd in bound.values { close(fd) }
         bound.removeAll()

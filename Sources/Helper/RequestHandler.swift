@@ -17,7 +17,8 @@ final class RequestHandler {
     private let policyRouting: PolicyRoutingApplier?
     private let i2p: I2PService?
     private let logger: Logger
-    private var greeted = false
+    /// `hello` was received in this session.
+    private(set) var greeted = false
 
     init(
         binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8],

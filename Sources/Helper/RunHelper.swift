@@ -42,6 +42,8 @@ struct RunHelper: ParsableCommand {
         guard let helperAccount = Account.named(config.helper.user) else {
             throw ValidationError("helper.user \(config.helper.user) does not exist; `make install` creates it (useradd --system \(config.helper.user))")
         }
+        // First, while root and before any child: the notify socket may be root's only.
+        let notifier = SystemdNotifier.open(logger: logger)
         let table = try ListenerTable(config: config)
         let document = Array(try JSONEncoder().encode(config))
         // Before any child exists: SIGCHLD from a child that dies early stays pending
@@ -70,6 +72,8 @@ struct RunHelper: ParsableCommand {
                 throw ValidationError("agent.user \(config.agent.user) does not exist; `make install` creates it (useradd --system \(config.agent.user))")
             }
             let path = try agentBinary(config)
+            // Only for an agent it starts: in audit mode the test plays the agent.
+            if let audit = config.enabledAudit { try AuditLogDirectory.prepare(audit, agent: agentAccount) }
             source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
                               backoffMax: config.agent.restartBackoffMax,
                               binary: AgentBinaryWatch(path: path, interval: config.agent.binaryCheckInterval))
@@ -84,6 +88,7 @@ struct RunHelper: ParsableCommand {
             }
             try I2PDirectories.prepare(i2p, agent: agentAccount)
         }
+        let readiness = ServiceReadiness(config: config, agentUID: Account.named(config.agent.user)?.uid)
         // Built before the sandbox: it looks for the runtime socket (access() is not allowed later).
         let upstreams = UpstreamConnector(config: config)
         // Load the time zone now: syslog() reads /etc/localtime, and openat is not allowed later.
@@ -113,7 +118,7 @@ struct RunHelper: ParsableCommand {
             upstreams: upstreams, configDocument: document,
             netfilter: netfilter, policyRouting: policyRouting, i2p: i2p, logger: Logger(label: "helper.ipc"))
         let code = HelperLoop(handler: handler, binder: binder, signals: signals, source: source,
-                              executor: executor, inspector: inspector, logger: logger).run()
+                              executor: executor, inspector: inspector, notifier: notifier, readiness: readiness, logger: logger).run()
         // Nothing maintains the rules once the helper is gone: take them with it.
         policyRouting?.undo()
         netfilter?.removeAll()

@@ -10,9 +10,15 @@ import Glibc
 /// needs CAP_SETUID or execve. It holds no fd but its own channel and is not
 /// dumpable: a compromised agent gains nothing by reaching it.
 ///
-/// Protocol on its channel: each record carries one fd, the agent's end of a fresh
-/// IPC socketpair, meaning "(re)start the agent with this". End of stream means stop.
+/// Protocol on its channel: a record with one fd, the agent's end of a fresh IPC
+/// socketpair, means "(re)start the agent with this"; a `reload` record without an fd
+/// means "send the agent SIGHUP" (the helper, another uid, cannot signal it itself).
+/// End of stream means stop.
 struct Spawner {
+    /// Frame types on the spawner's channel.
+    static let launchType: UInt16 = 0
+    static let reloadType: UInt16 = 1
+
     let pid: pid_t
     let channel: PacketChannel
 
@@ -40,12 +46,17 @@ struct Spawner {
         let (helperSide, agentSide) = try PacketChannel.pair()
         defer { agentSide.close() }
         do {
-            try channel.send(Frame(kind: .request, type: 0, id: 0, payload: []), fd: agentSide.fd)
+            try channel.send(Frame(kind: .request, type: Self.launchType, id: 0, payload: []), fd: agentSide.fd)
         } catch {
             helperSide.close()
             throw error
         }
         return helperSide
+    }
+
+    /// Asks the spawner to pass SIGHUP to the running agent (systemctl reload).
+    func reloadAgent() throws(SystemCallError) {
+        try channel.send(Frame(kind: .request, type: Self.reloadType, id: 0, payload: []), nonBlocking: true)
     }
 
     /// Asks the spawner to stop the agent and exit, then reaps it. The wait is
@@ -91,7 +102,12 @@ private struct SpawnerProcess {
                 stopAgent(&agent)
                 _exit(0)
             }
-            guard received.fd >= 0 else { continue }
+            guard received.fd >= 0 else {
+                if agent > 0, (try? Frame.decode(received.record[...], expected: .request))?.type == Spawner.reloadType {
+                    kill(agent, SIGHUP)
+                }
+                continue
+            }
             if agent > 0 { kill(-agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
             agent = spawn(ipc: received.fd)
             close(received.fd)

@@ -54,7 +54,7 @@ final class APIAllowListTests: XCTestCase {
 
     private func tap(_ allow: [String: String]) throws -> (EmbeddedChannel, ExchangeLog, String) {
         let path = NSTemporaryDirectory() + "bulkhead-api-\(UUID().uuidString).jsonl"
-        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: try AuditLogFile(path: path), capacity: 16, policy: .block, logger: Logger(label: "test"))
+        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: try AuditLogFile(path: path, logger: Logger(label: "test")), capacity: 16, policy: .block, logger: Logger(label: "test"))
         let exchanges = ExchangeLog()
         let gate = APIRefusal(policy: try policy(nil, allow), pipeline: pipeline, connection: 7, logger: Logger(label: "test"))
         let channel = EmbeddedChannel(handler: RequestTap(exchanges: exchanges, gate: gate))

@@ -9,7 +9,7 @@ import XCTest
 final class AuditPipelineTests: XCTestCase {
     func makeLog() throws -> (AuditLogFile, String) {
         let path = NSTemporaryDirectory() + "bulkhead-audit-\(UUID().uuidString).jsonl"
-        return (try AuditLogFile(path: path), path)
+        return (try AuditLogFile(path: path, logger: Logger(label: "test")), path)
     }
 
     func events(in path: String, waitingFor count: Int) -> [[String: String]] {

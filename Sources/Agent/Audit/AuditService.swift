@@ -20,7 +20,7 @@ struct AuditService: Service {
         let ruleSet = try RuleSet(rules: AuditRuleSelection.rules(
             rulesFile: config.rulesFile, disabled: config.disabledRules, setting: "audit.disabled_rules"))
         let pipeline = AuditPipeline(
-            ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile), capacity: config.queueSize,
+            ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile, logger: logger), capacity: config.queueSize,
             policy: config.queueFull, logger: logger)
         let containers = ContainerDirectory()
         let policy = try APIPolicy(config)

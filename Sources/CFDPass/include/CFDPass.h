@@ -29,6 +29,11 @@ int bh_socket_kind(int fd, int *domain, int *type);
 /* A NETLINK_SOCK_DIAG socket (close-on-exec) for bh_unix_socket_vfs. Returns the fd or -1. */
 int bh_open_sock_diag(void);
 
+/* An AF_UNIX datagram socket (close-on-exec, non-blocking) connected to the service
+   manager's notify socket: a path, or an abstract name when `address` starts with '@'.
+   Returns the fd, -2 for an address that does not fit, or -1 with errno. */
+int bh_connect_notify(const char *address);
+
 /* Which socket file a Unix socket is bound to, as the kernel records it: for an
    accepted connection, the file its listener was bound to. Asks sock_diag
    (UDIAG_SHOW_VFS) over diag_fd. Returns 0 and sets *ino, *dev_major, *dev_minor
