@@ -42,7 +42,7 @@ struct AuditSandbox: ParsableCommand {
             print("\(t.tid)\t\(t.uids)\t\(String(t.capEff, radix: 16))\t\(String(t.capPrm, radix: 16))\t\(String(t.capBnd, radix: 16))")
             ok = ok && t.capEff == HelperCapabilities.mask && t.capPrm == HelperCapabilities.mask && t.capBnd == HelperCapabilities.mask
         }
-        print("documented CapEff: \(String(HelperCapabilities.mask, radix: 16)) (\(HelperCapabilities.kept.map(\.1).joined(separator: " ")))")
+        print("documented CapEff: \(String(HelperCapabilities.mask, radix: 16)) (\(HelperCapabilities.held.map(\.1).joined(separator: " ")))")
         try Sandbox.install(tcp: tcp)
         print("seccomp filter installed (default action: kill process; AF_INET/AF_INET6: \(tcp ? "allowed, a TCP listener is configured" : "refused, no TCP listener"))")
         guard ok else { print("FAIL: a thread's CapEff, CapPrm or CapBnd differs from the documented set"); throw ExitCode(1) }

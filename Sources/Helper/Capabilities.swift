@@ -1,4 +1,5 @@
 import CCap
+import CProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,15 +15,27 @@ enum HelperCapabilities {
         (cap_value_t(CAP_NET_BIND_SERVICE), "CAP_NET_BIND_SERVICE", "bind TCP listeners below port 1024"),
     ]
 
-    /// The CapEff bit mask the helper must show on every thread after dropping.
-    static var mask: UInt64 { kept.reduce(0) { $0 | (1 << UInt64($1.0)) } }
+    /// Kept only when the helper was started with it: systemd's unit leaves it out of
+    /// the bounding set unless a drop-in adds it (TCP listeners below port 1024).
+    static let optional: Set<cap_value_t> = [cap_value_t(CAP_NET_BIND_SERVICE)]
 
-    static var lastCap: Int32 {
-        let fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 40 }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 16)
-        let n = read(fd, &buf, buf.count)
-        return Int32(String(decoding: buf.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 40
+    /// What the helper keeps here: `kept`, less an optional capability that is not in
+    /// the bounding set it started with.
+    static let held: [(cap_value_t, String, String)] = kept.filter {
+        !optional.contains($0.0) || bh_prctl(Int32(BH_PR_CAPBSET_READ), UInt($0.0)) == 1
     }
+
+    static var holdsBindService: Bool { held.contains { $0.0 == cap_value_t(CAP_NET_BIND_SERVICE) } }
+
+    /// The CapEff bit mask the helper must show on every thread after dropping.
+    static var mask: UInt64 { held.reduce(0) { $0 | (1 << UInt64($1.0)) } }
+
+    /// The highest capability number this kernel knows: the last one PR_CAPBSET_READ
+    /// accepts. Asked of the kernel rather than read from /proc/sys/kernel/cap_last_cap,
+    /// so it also works where /proc shows processes only (systemd's ProcSubset=pid).
+    static let lastCap: Int32 = {
+        var cap: Int32 = 0
+        while cap < 63, bh_prctl(Int32(BH_PR_CAPBSET_READ), UInt(cap + 1)) >= 0 { cap += 1 }
+        return cap
+    }()
 }

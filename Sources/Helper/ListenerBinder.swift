@@ -79,7 +79,13 @@ final class ListenerBinder {
         case .tcp(let host, let port):
             let fd = bh_bind_tcp(host, port)
             if fd == -2 { throw Refusal(.systemError, "\(entry.configKey): \(host) is not a numeric address") }
-            guard fd >= 0 else { throw Refusal(.systemError, "bind \(host):\(port) (\(entry.configKey)): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                let e = errno
+                let hint = e == EACCES && port < 1024 && !HelperCapabilities.holdsBindService
+                    ? "; ports below 1024 need CAP_NET_BIND_SERVICE in the service's bounding set (systemd/bulkhead-helper.service.d/low-ports.conf)"
+                    : ""
+                throw Refusal(.systemError, "bind \(host):\(port) (\(entry.configKey)): \(String(cString: strerror(e)))\(hint)")
+            }
             try listenNow(fd, what: "\(host):\(port) (\(entry.configKey))")
             // The relay accepts from the helper's single-threaded loop: never block there.
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

@@ -20,7 +20,7 @@ enum PrivilegeDropError: Error, CustomStringConvertible {
     }
 }
 
-/// Drops from root to `account`, keeping exactly `HelperCapabilities.kept`. Runs
+/// Drops from root to `account`, keeping exactly `HelperCapabilities.held`. Runs
 /// before any thread exists (checked), so the result holds for every thread the
 /// process will ever have.
 enum PrivilegeDrop {
@@ -31,7 +31,7 @@ enum PrivilegeDrop {
 
         // While still root: lock down the bounding and ambient sets and the securebits,
         // so nothing later (not even an exec) can regain a capability.
-        let keep = Set(HelperCapabilities.kept.map(\.0))
+        let keep = Set(HelperCapabilities.held.map(\.0))
         for cap in 0...HelperCapabilities.lastCap where !keep.contains(cap_value_t(cap)) {
             try check(bh_prctl(Int32(BH_PR_CAPBSET_DROP), UInt(cap)), "PR_CAPBSET_DROP(\(cap))")
         }

@@ -99,7 +99,7 @@ struct RunHelper: ParsableCommand {
         logger.notice("ready", metadata: [
             "version": "\(BulkheadVersion.line)",
             "uid": .stringConvertible(helperAccount.uid),
-            "capabilities": "\(HelperCapabilities.kept.map(\.1).joined(separator: ","))",
+            "capabilities": "\(HelperCapabilities.held.map(\.1).joined(separator: ","))",
             "seccomp": "allow-list, default kill-process",
             "listeners": "\(table.entries.keys.map(\.rawValue).sorted().joined(separator: ","))",
         ])

@@ -133,6 +133,17 @@ audited_logs "started" "$AUDIT"
 check_eq "audit file is 0640, agent's, group adm" "640 bulkhead adm" "$(in_ct stat -c '%a %U %G' "$AUDIT")"
 check "group adm can read the audit file" in_ct setpriv --reuid=nobody --regid=adm --clear-groups head -c1 "$AUDIT"
 check "netwatch: its chains are in the container's netfilter" wait_for 20 in_ct sh -c "iptables-save | grep -q '^:BULKHEAD-'"
+# ProtectHome=yes with /run/user bound back read-only: homes are hidden, and a
+# runtime dir mounted after the start (logind does at login) still reaches the router.
+main=$(in_ct systemctl show -P MainPID bulkhead-helper)
+in_ct mkdir -p /run/user/4242 && in_ct mount -t tmpfs -o size=1m tmpfs /run/user/4242 && in_ct sh -c 'echo here >/run/user/4242/marker'
+check_eq "a /run/user mount made after the start is visible to the service" here "$(in_ct nsenter -t "$main" -m cat /run/user/4242/marker 2>&1)"
+# (Known gap, security/threat-model.md: a mount that appears later is not read-only
+# inside; the helper's CAP_DAC_OVERRIDE could write there.)
+in_ct umount /run/user/4242
+check_eq "the service sees no home: /root is empty inside" "" "$(in_ct nsenter -t "$main" -m ls -A /root 2>&1)"
+check_eq "capabilities of the helper: CapEff 3 without the low-ports drop-in" "0000000000000003" \
+  "$(in_ct awk '/^CapEff/ { print $2 }' "/proc/$main/status")"
 # stdout is the journal (JOURNAL_STREAM): no second copy through /dev/log, and each
 # line's level becomes its journal priority.
 check_eq "the helper's lines reach the journal once ('services ready')" 1 "$(journal | grep -c 'services ready')"
@@ -169,14 +180,17 @@ check_eq "nft list ruleset shows no BULKHEAD chain" "" "$(in_ct sh -c 'nft list 
 echo "== systemd-analyze security (the unit alone: the netwatch drop-in lifts ProtectKernelTunables=)"
 mv "$ROOT/etc/systemd/system/bulkhead-helper.service.d" "$ROOT/etc/systemd/bulkhead-helper.service.d.off"
 in_ct systemctl daemon-reload
-score=$(in_ct systemd-analyze security bulkhead-helper.service 2>/dev/null | awk '/Overall exposure level/ { print $(NF-2) }')
+analysis=$(in_ct systemd-analyze security --no-pager bulkhead-helper.service 2>/dev/null)
+score=$(awk '/Overall exposure level/ { print $(NF-2) }' <<<"$analysis")
+echo "   what still counts (exposure > 0):"
+grep '✗' <<<"$analysis" | awk '{ printf "     %s %s\n", $2, $NF }'
 mv "$ROOT/etc/systemd/bulkhead-helper.service.d.off" "$ROOT/etc/systemd/system/bulkhead-helper.service.d"
 in_ct systemctl daemon-reload
 echo "   exposure: $score (before issue 11: $SCORE_BEFORE)"
-if [ -n "$score" ] && awk -v a="$score" -v b="$SCORE_BEFORE" 'BEGIN { exit !(a <= b) }'; then
-  pass "systemd-analyze security: $score, not worse than $SCORE_BEFORE"
+if [ -n "$score" ] && awk -v a="$score" -v b="$SCORE_BEFORE" 'BEGIN { exit !(a <= b && a <= 2.5) }'; then
+  pass "systemd-analyze security: $score, at most 2.5 and not worse than $SCORE_BEFORE"
 else
-  fail "systemd-analyze security: not worse than $SCORE_BEFORE" "got [$score]"
+  fail "systemd-analyze security: at most 2.5 and not worse than $SCORE_BEFORE" "got [$score]"
 fi
 
 echo "== reboot: the enabled unit comes back"

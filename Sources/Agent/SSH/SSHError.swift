@@ -19,7 +19,10 @@ enum SSHError: Error, CustomStringConvertible, Sendable {
     var description: String {
         switch self {
         case .connectFailed(let host, let detail):
-            return "SSH connection to \(host) failed: \(detail) (check ssh_host and that sshd is reachable)"
+            // Under the systemd unit, IP traffic beyond localhost needs the network drop-in.
+            let unit = detail.localizedCaseInsensitiveContains("not permitted")
+                ? "; under systemd, remote hosts need the drop-in bulkhead-helper.service.d/network.conf (IPAddressDeny=)" : ""
+            return "SSH connection to \(host) failed: \(detail) (check ssh_host and that sshd is reachable\(unit))"
         case .hostKeyUnknown(let host, let fp, let file):
             return "host key of \(host) is not in \(file): refusing \(fp) (verify it out of band, then add it with ssh-keyscan or pin it with host_key)"
         case .hostKeyChanged(let host, let fp, let file):
