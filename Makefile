@@ -19,7 +19,7 @@ STAGE = /run/bulkhead-test/bin
 
 help:
 	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
-	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), run all tests"
+	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), build the .deb, run all tests"
 	@echo "             (the i2p tests start a private I2P network, scripts/i2p-testnet.sh, and a leak canary,"
 	@echo "             scripts/i2p-canary.sh; make testenv-down stops all)"
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
@@ -113,10 +113,12 @@ fuzz-smoke: deps-build
 integration-test: build testenv-up
 	install -d -m 0755 $(STAGE) && install -m 0755 $(DEBUG_BIN)/bulkhead-helper $(DEBUG_BIN)/bulkhead-agent $(STAGE)/
 	@status=0; for t in Tests/integration/*_test.sh; do \
-	  echo "### $$t"; BULKHEAD_BIN_DIR=$(STAGE) bash $$t || status=1; \
+	  echo "### $$t"; BULKHEAD_BIN_DIR=$(STAGE) BULKHEAD_DEB_DIR=$(abspath $(DEB_DIR)) bash $$t || status=1; \
 	done; exit $$status
 
-test: unit-test fuzz-smoke integration-test
+# `deb` before the integration tests: deb_test.sh installs that .deb into a clean root
+# (it builds one itself only when run alone without a fresh one).
+test: unit-test fuzz-smoke deb integration-test
 
 bench: release testenv-up accounts
 	install -d -m 0755 $(STAGE) && install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(STAGE)/
