@@ -18,8 +18,8 @@ STAGE = /run/bulkhead-test/bin
 .PHONY: help deps deps-runtime deps-build deps-test accounts revision build release install uninstall run test unit-test fuzz fuzz-smoke integration-test bench testenv-up testenv-down deb clean
 
 help:
-	@echo "make run     install deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
-	@echo "make test    install deps, start the test environment (dockerd, rootless daemons, podman, sshd), build the .deb, run all tests"
+	@echo "make run     install run-time + build deps, build (release), install to $(PREFIX)/bin, start the helper with $(CONFIG)"
+	@echo "make test    install all deps (+ test peers), start the test environment (dockerd, rootless daemons, podman, sshd), build the .deb, run all tests"
 	@echo "             (the i2p tests start a private I2P network, scripts/i2p-testnet.sh, and a leak canary,"
 	@echo "             scripts/i2p-canary.sh; make testenv-down stops all)"
 	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
@@ -29,7 +29,7 @@ help:
 	@echo "             (installs only run-time packages for the services in $(CONFIG), and the -dev libraries)"
 	@echo "make uninstall  bulkhead-helper cleanup --force, then remove the binaries from $(PREFIX)/bin and the unit;"
 	@echo "             PURGE=1 also removes /etc/bulkhead, /var/lib/bulkhead, /var/log/bulkhead and the accounts"
-	@echo "make deb     build $(DEB_DIR)/bulkhead_<version>_amd64.deb (static Swift runtime; scripts/build-deb.sh)"
+	@echo "make deb     build $(DEB_DIR)/bulkhead_<version>-1_amd64.deb (static Swift runtime; scripts/build-deb.sh)"
 	@echo "make deps-runtime | deps-build | deps-test   one set of Debian packages (scripts/install-deps.sh --help)"
 	@echo "make fuzz    libFuzzer on the IPC decoders for FUZZ_TIME=$(FUZZ_TIME) s (build in .build-fuzz)"
 
