@@ -85,14 +85,16 @@ inroot() {
 host_accounts=$(getent passwd bulkhead bulkhead-helper bulkhead-netfilter | cut -d: -f1-3)
 check_eq "the clean root has no Bulkhead account" "" "$(inroot getent passwd bulkhead bulkhead-helper bulkhead-netfilter)"
 
-# Bulkhead's state for removal to clean up: netwatch's chains with their jumps, a stale
-# socket at router.listen (the default /var/run/docker.sock), an i2p state directory.
+# Bulkhead's state for removal to clean up: netwatch's chains with their jumps, the ip rule
+# of netwatch.policy_routing (added to the config), a stale socket at router.listen (the
+# default /var/run/docker.sock).
 add_state() {
+  printf 'netwatch:\n  policy_routing:\n    rules: [{fwmark: 2, table: 200}]\n' >>"$R/etc/bulkhead/bulkhead.yaml" &&
   inroot sh -ec 'iptables -t nat -N BULKHEAD-DNAT; iptables -t nat -A PREROUTING -j BULKHEAD-DNAT
-    iptables -N BULKHEAD-FWD; iptables -A FORWARD -j BULKHEAD-FWD' &&
+    iptables -N BULKHEAD-FWD; iptables -A FORWARD -j BULKHEAD-FWD; ip -4 rule add fwmark 2 lookup 200' &&
     python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$R/run/docker.sock"
 }
-bh_rules() { inroot sh -c 'iptables-save; ip6tables-save' | grep -c 'BULKHEAD'; }
+bh_rules() { inroot sh -c 'iptables-save; ip6tables-save; ip -4 rule show' | grep -cE 'BULKHEAD|fwmark 0x2 lookup 200'; }
 
 # --- apt-get install
 cp "$DEB" "$R/tmp/"
@@ -116,12 +118,13 @@ check_eq "no test peer came with the package" "" "$(inroot dpkg-query -W -f='${d
 
 # --- apt-get purge
 add_state || fail "setting up chains and a socket to clean" ""
-check_eq "before purge: Bulkhead's chains and jumps are there" 4 "$(bh_rules)"
+check_eq "before purge: Bulkhead's chains, jumps and ip rule are there" 5 "$(bh_rules)"
+check "the config with netwatch.policy_routing passes check-config" inroot bulkhead-helper check-config
 out=$(inroot apt-get purge -y bulkhead 2>&1); rc=$?
 check_eq "apt-get purge bulkhead" 0 "$rc"
 printf '%s\n' "$out" | grep -E 'removed|FAILED|nothing to do|bulkhead:' | sed 's/^/  purge: /'
 check_contains "purge ran bulkhead-helper cleanup" "removed chain" "$out"
-check_eq "after purge: no Bulkhead chain or jump" 0 "$(bh_rules)"
+check_eq "after purge: no Bulkhead chain, jump or ip rule" 0 "$(bh_rules)"
 check_eq "after purge: no socket at router.listen" "" "$(ls "$R/run/docker.sock" 2>/dev/null)"
 check_eq "after purge: dpkg knows no bulkhead" "" "$(inroot dpkg-query -W -f='${db:Status-Abbrev}' bulkhead 2>/dev/null | grep -v '^un')"
 check_eq "after purge: no account or group" "" "$(inroot sh -c 'getent passwd bulkhead bulkhead-helper bulkhead-netfilter; getent group bulkhead bulkhead-helper bulkhead-netfilter')"
@@ -139,13 +142,15 @@ check "make accounts (in the root)" inroot make -s -C /src accounts
 install -m 0755 "$x/usr/sbin/bulkhead-helper" "$x/usr/bin/bulkhead-agent" "$R/usr/local/bin/"
 mkdir -p "$R/etc/bulkhead" "$R/var/lib/bulkhead/i2p" "$R/var/log/bulkhead"
 cp "$REPO/config/bulkhead.example.yaml" "$R/etc/bulkhead/bulkhead.yaml"
+check_eq "make uninstall: the root holds no Bulkhead chain before" 0 "$(bh_rules)"
 cp "$REPO/systemd/bulkhead-helper.service" "$R/etc/systemd/system/"
 mkdir -p "$R/etc/systemd/system/bulkhead-helper.service.d" && cp "$REPO/systemd/bulkhead-helper.service.d/netwatch.conf" "$R/etc/systemd/system/bulkhead-helper.service.d/"
 add_state || fail "setting up chains and a socket to clean (make uninstall)" ""
+check_eq "before make uninstall: Bulkhead's chains, jumps and ip rule are there" 5 "$(bh_rules)"
 out=$(inroot make -C /src uninstall 2>&1); rc=$?
 printf '%s\n' "$out" | sed 's/^/  uninstall: /'
 check_eq "make uninstall" 0 "$rc"
-check_eq "make uninstall: no Bulkhead chain or jump" 0 "$(bh_rules)"
+check_eq "make uninstall: no Bulkhead chain, jump or ip rule" 0 "$(bh_rules)"
 check_eq "make uninstall: no socket at router.listen" "" "$(ls "$R/run/docker.sock" 2>/dev/null)"
 for f in usr/local/bin/bulkhead-helper usr/local/bin/bulkhead-agent etc/systemd/system/bulkhead-helper.service etc/systemd/system/bulkhead-helper.service.d; do
   check "make uninstall: /$f is gone" test ! -e "$R/$f"
