@@ -116,10 +116,29 @@ check_contains "man page bulkhead-helper(8), with its subcommands" ".Dt BULKHEAD
 check_contains "man page bulkhead-agent(1), with its subcommands" ".Dt BULKHEAD-AGENT 1|audit" "$(zcat "$R/usr/share/man/man1/bulkhead-agent.1.gz" | grep -m1 '^\.Dt')|$(zcat "$R/usr/share/man/man1/bulkhead-agent.1.gz" | grep -m1 -o audit)"
 check_eq "no test peer came with the package" "" "$(inroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' docker.io podman openssh-server strace 2>/dev/null | grep '^ii')"
 
-# --- apt-get purge
+# --- reinstall (an upgrade: no cleanup), remove (cleanup; config and accounts stay), purge
+add_state || fail "setting up chains and a socket to clean" ""
+check_eq "before removal: Bulkhead's chains, jumps and ip rule are there" 5 "$(bh_rules)"
+check "the config with netwatch.policy_routing passes check-config" inroot bulkhead-helper check-config
+check "apt-get install --reinstall (prerm upgrade)" inroot apt-get install -y --reinstall --no-install-recommends "/tmp/$(basename "$DEB")"
+check_eq "an upgrade leaves the running service's rules alone" 5 "$(bh_rules)"
+check_contains "an upgrade keeps the changed conffile" "fwmark: 2" "$(cat "$R/etc/bulkhead/bulkhead.yaml")"
+out=$(inroot apt-get remove -y bulkhead 2>&1); rc=$?
+printf '%s\n' "$out" | grep -E 'removed|FAILED|nothing to do|bulkhead:' | sed 's/^/  remove: /'
+check_eq "apt-get remove bulkhead" 0 "$rc"
+check_contains "remove ran bulkhead-helper cleanup" "removed chain" "$out"
+check_eq "after remove: no Bulkhead chain, jump or ip rule" 0 "$(bh_rules)"
+check_eq "after remove: no socket at router.listen" "" "$(ls "$R/run/docker.sock" 2>/dev/null)"
+check "after remove: the binaries are gone" test ! -e "$R/usr/sbin/bulkhead-helper" -a ! -e "$R/usr/bin/bulkhead-agent"
+check "after remove: the config stays" test -e "$R/etc/bulkhead/bulkhead.yaml"
+check_eq "after remove: the accounts stay" 3 "$(inroot getent passwd bulkhead bulkhead-helper bulkhead-netfilter | wc -l)"
+check "apt-get purge after remove" inroot apt-get purge -y bulkhead
+check_eq "after remove + purge: no account" "" "$(inroot getent passwd bulkhead bulkhead-helper bulkhead-netfilter)"
+check "after remove + purge: no /etc/bulkhead" test ! -e "$R/etc/bulkhead"
+# Installed again, and purged at once (prerm remove, postrm remove, postrm purge).
+check "apt-get install again" inroot apt-get install -y --no-install-recommends "/tmp/$(basename "$DEB")"
 add_state || fail "setting up chains and a socket to clean" ""
 check_eq "before purge: Bulkhead's chains, jumps and ip rule are there" 5 "$(bh_rules)"
-check "the config with netwatch.policy_routing passes check-config" inroot bulkhead-helper check-config
 out=$(inroot apt-get purge -y bulkhead 2>&1); rc=$?
 check_eq "apt-get purge bulkhead" 0 "$rc"
 printf '%s\n' "$out" | grep -E 'removed|FAILED|nothing to do|bulkhead:' | sed 's/^/  purge: /'
