@@ -129,4 +129,4 @@ bench: release testenv-up accounts
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/i2p_bench.sh
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-deb
