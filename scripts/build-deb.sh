@@ -152,7 +152,13 @@ inst 0644 "$PKG/copyright" "$DOC/copyright"
 inst 0644 "$PKG/lintian-overrides" usr/share/lintian/overrides/bulkhead
 inst 0644 README.md "$DOC/README.md"
 inst 0644 systemd/README.md "$DOC/README.systemd.md"
-inst 0644 systemd/bulkhead-helper.service.d/netwatch.conf "$DOC/examples/bulkhead-helper.service.d/netwatch.conf"
+# The unit's optional drop-ins (netwatch.conf, ...): examples, to copy to
+# /etc/systemd/system/bulkhead-helper.service.d/ as systemd/README.md says.
+for f in systemd/bulkhead-helper.service.d/*.conf; do
+  [ -e "$f" ] || continue
+  sed -e 's|/usr/local/bin/bulkhead-helper|/usr/sbin/bulkhead-helper|g' -e 's|/usr/local/bin/bulkhead-agent|/usr/bin/bulkhead-agent|g' "$f" |
+    install -D -m 0644 /dev/stdin "$STAGE/$DOC/examples/bulkhead-helper.service.d/$(basename "$f")"
+done
 sed -e "s/@VERSION@/$VERSION/" -e "s/@REVISION@/${REVISION:-unknown}/" \
     -e "s/@DATE@/$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")/" "$PKG/changelog.in" |
   gzip -9n >"$STAGE/$DOC/changelog.Debian.gz"
