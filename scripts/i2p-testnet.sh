@@ -55,7 +55,7 @@
 # subscription, NTP is off, UPnP is off. `status` shows the drop counters and any
 # address outside 198.18.99.0/24 that a router log names.
 #
-# Debian's i2pd service is not used (scripts/install-deps.sh keeps it disabled). Beware:
+# Debian's i2pd service is not used (scripts/install-deps.sh --test keeps it disabled). Beware:
 # its init script's `stop` kills every process running /usr/sbin/i2pd, these routers too.
 #
 # Must run as root. Idempotent: `up` on a running network only checks it.
@@ -527,7 +527,7 @@ print_summary() {
 
 cmd_up() {
   local t0=$SECONDS n
-  [ -x "$I2PD" ] || die "$I2PD missing (scripts/install-deps.sh installs i2pd)"
+  [ -x "$I2PD" ] || die "$I2PD missing (scripts/install-deps.sh --test installs i2pd)"
   setup_user
   setup_netns
   install -d -m 0755 "$I2P_RUN"

@@ -186,7 +186,7 @@ setup_kernel_and_mounts() {
   # - rootlesskit maps the sub-ids through the setuid helpers newuidmap/newgidmap.
   local b
   for b in /usr/bin/newuidmap /usr/bin/newgidmap; do
-    [ -x "$b" ] || die "$b missing (install uidmap: scripts/install-deps.sh)"
+    [ -x "$b" ] || die "$b missing (install uidmap: scripts/install-deps.sh --test)"
     if [ ! -u "$b" ]; then log "restoring setuid bit on $b"; chmod u+s "$b"; fi
   done
   # - QUIRK: without systemd nothing makes / a shared mount (it is "private" on
@@ -466,7 +466,7 @@ start_podman() {
     return 0
   fi
   stop_podman
-  command -v podman >/dev/null || die "podman missing (scripts/install-deps.sh)"
+  command -v podman >/dev/null || die "podman missing (scripts/install-deps.sh --test)"
   mkdir -p "$PODMAN_ROOT" "$STATE_DIR/podman-networks"
   rm -f "$PODMAN_SOCK" "$PODMAN_PIDFILE"
   write_podman_conf

@@ -143,4 +143,22 @@ final class APIAllowListTests: XCTestCase {
         try hijacked.writeInbound(hijacked.allocator.buffer(string: smuggled))
         XCTAssertEqual(try forwarded(hijacked), smuggled, "and stay so")
     }
+
+    /// A client that keeps sending while an exec start's answer is awaited is not read
+    /// past a bound: the proxy holds at most `maxHeld` (and a read) of it.
+    func testWhatWaitsForAHijackIsBounded() throws {
+        let (channel, exchanges, _) = try tap(["POST": "/v1\\.41/exec/[^/]+/start"])
+        let tap = try channel.pipeline.syncOperations.handler(type: RequestTap.self)
+        try channel.writeInbound(channel.allocator.buffer(string: "POST /v1.41/exec/abc/start HTTP/1.1\r\nContent-Length: 0\r\n\r\n"))
+        _ = try forwarded(channel)
+        let chunk = String(repeating: "x", count: 64 * 1024)
+        for _ in 0..<(RequestTap.maxHeld / chunk.count - 1) { try channel.writeInbound(channel.allocator.buffer(string: chunk)) }
+        XCTAssertFalse(tap.paused, "below the bound, reading goes on")
+        try channel.writeInbound(channel.allocator.buffer(string: chunk))
+        XCTAssertTrue(tap.paused, "at the bound, reading pauses (autoRead off)")
+        XCTAssertEqual(try forwarded(channel), "", "nothing goes on before the answer")
+        exchanges.hijackAnswered?(true)
+        XCTAssertEqual(try forwarded(channel).count, RequestTap.maxHeld, "then everything held goes on")
+        XCTAssertFalse(tap.paused, "and reading resumes")
+    }
 }

@@ -41,6 +41,10 @@ final class RequestTap: ChannelInboundHandler {
     private var heldParsed = 0
     private var refused = false
     private var context: ChannelHandlerContext?
+    /// Reading paused: bytes held while a hijack's answer is awaited reached `maxHeld`.
+    private(set) var paused = false
+    /// What may wait for a hijack's answer before the client is not read any more.
+    static let maxHeld = 256 * 1024
 
     init(exchanges: ExchangeLog, gate: APIRefusal? = nil) { self.exchanges = exchanges; self.gate = gate }
 
@@ -77,6 +81,10 @@ final class RequestTap: ChannelInboundHandler {
         }
         pending.discardReadBytes()
         held = pending.readableBytes > 0 ? pending : nil
+        if case .awaitingHijack = state, pending.readableBytes >= Self.maxHeld, !paused {
+            paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
         if let refusal {
             refused = true
             held = nil
@@ -89,6 +97,10 @@ final class RequestTap: ChannelInboundHandler {
         guard case .awaitingHijack = state, let context else { return }
         state = hijacked ? .stdin : .head(HTTPHeadReader())
         if !refused { process(context) }
+        if paused, !refused {
+            paused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
     }
 
     /// Parses `bytes`; with a policy, stops at the first refused request.
