@@ -28,16 +28,19 @@ public struct AuditSection: Codable, Equatable, Sendable {
     public var profile: AuditAPIProfile?
     /// Per HTTP method, a regular expression the whole request path must match.
     public var allow: [String: String]
+    /// An earlier audit file: secret events with its fingerprints are not recorded again.
+    public var baseline: String
 
     public init(
         enabled: Bool = true, listen: String = "/var/run/docker-audit.sock", mode: String = "0660", group: String = "root",
         upstream: String = "/var/run/docker.sock", logFile: String = "/var/log/bulkhead/audit/audit.jsonl",
         queueSize: Int = 1024, queueFull: QueueFull = .block, rulesFile: String = "",
-        disabledRules: [String] = [], profile: AuditAPIProfile? = nil, allow: [String: String] = [:]
+        disabledRules: [String] = [], profile: AuditAPIProfile? = nil, allow: [String: String] = [:], baseline: String = ""
     ) {
         self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group; self.upstream = upstream
         self.logFile = logFile; self.queueSize = queueSize; self.queueFull = queueFull; self.rulesFile = rulesFile
         self.disabledRules = disabledRules; self.profile = profile; self.allow = allow
+        self.baseline = baseline
     }
 
     /// Whether requests are filtered at all (a profile or an allow-list is set).
@@ -46,7 +49,7 @@ public struct AuditSection: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, listen, mode, group, upstream
         case logFile = "log_file", queueSize = "queue_size", queueFull = "queue_full", rulesFile = "rules_file"
-        case disabledRules = "disabled_rules", profile, allow
+        case disabledRules = "disabled_rules", profile, allow, baseline
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +67,7 @@ public struct AuditSection: Codable, Equatable, Sendable {
         disabledRules = try c.decodeIfPresent([String].self, forKey: .disabledRules) ?? d.disabledRules
         profile = try c.decodeIfPresent(AuditAPIProfile.self, forKey: .profile)
         allow = try c.decodeIfPresent([String: String].self, forKey: .allow) ?? d.allow
+        baseline = try c.decodeIfPresent(String.self, forKey: .baseline) ?? d.baseline
     }
 }
 

@@ -57,6 +57,7 @@ public enum ConfigValidator {
             }
             if parseMode(audit.mode) == nil { problems.append("audit.mode \(audit.mode.debugDescription) is not an octal mode like 0660") }
             if !audit.rulesFile.isEmpty, !isCleanAbsolutePath(audit.rulesFile) { problems.append("audit.rules_file must be an absolute path") }
+            if !audit.baseline.isEmpty, !isCleanAbsolutePath(audit.baseline) { problems.append("audit.baseline must be an absolute path") }
             if !(16...1_000_000).contains(audit.queueSize) { problems.append("audit.queue_size must be 16...1000000") }
             if let router = config.enabledRouter, router.listen == audit.listen { problems.append("audit.listen and router.listen must differ") }
             for (method, pattern) in audit.allow.sorted(by: { $0.key < $1.key }) {

@@ -67,4 +67,35 @@ final class AuditPipelineTests: XCTestCase {
         XCTAssertTrue(all.allSatisfy { $0["event"] != "dropped" }, "block never drops")
         XCTAssertGreaterThan(all.filter { $0["pattern"] == "password" }.count, 0, "the queued data was scanned")
     }
+
+    /// `audit.baseline`: secret events whose fingerprint an earlier audit file holds are
+    /// not recorded again; new ones are, with their fingerprint.
+    func testBaselineSilencesKnownSecretsOnly() throws {
+        let secret = "ghp_" + String(repeating: "aB3dE5gH7j", count: 4).prefix(36)
+        let (firstLog, firstPath) = try makeLog()
+        defer { unlink(firstPath) }
+        let first = AuditPipeline(ruleSet: .builtIn(), log: firstLog, capacity: 16, policy: .block, logger: Logger(label: "test"))
+        let a = first.newStreamID()
+        first.submit(.open(stream: a, connection: 1, container: "c3", source: "logs")) {}
+        first.submit(.data(stream: a, kind: "stdout", bytes: Array("token \(secret)\n".utf8))) {}
+        first.submit(.close(stream: a)) {}
+        let recorded = events(in: firstPath, waitingFor: 1)
+        let fingerprint = try XCTUnwrap(recorded.first?["fingerprint"])
+        let known = try ScanBaseline(path: firstPath).fingerprints
+        XCTAssertEqual(known, [fingerprint], "an audit file reads back as a baseline")
+
+        let (log, path) = try makeLog()
+        defer { unlink(path) }
+        let again = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .block, baseline: known, logger: Logger(label: "test"))
+        let b = again.newStreamID()
+        again.submit(.open(stream: b, connection: 2, container: "c3", source: "logs")) {}
+        again.submit(.data(stream: b, kind: "stdout", bytes: Array("token \(secret)\npassword=N3wPassw0rdX\n".utf8))) {}
+        again.submit(.close(stream: b)) {}
+        let now = events(in: path, waitingFor: 1)
+        XCTAssertEqual(now.map { $0["pattern"] }, ["password"], "only the secret the baseline does not hold")
+        let elsewhere = AuditScanner.fingerprint(
+            Finding(ruleID: "github-token", severity: .critical, redacted: recorded.first?["redacted_match"] ?? "", offset: 0, length: 40),
+            container: "other", streamType: "stdout")
+        XCTAssertNotEqual(elsewhere, fingerprint, "the same secret in another container is another event")
+    }
 }

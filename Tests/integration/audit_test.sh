@@ -168,6 +168,23 @@ start_helper "$W/unknown.yaml" "$W/helper4.log"
 check "an unknown rule id is an error that names it" wait_for 20 grep -q "audit.disabled_rules: no rule named no-such-rule" "$W/helper4.log"
 stop_helper
 
+echo "== audit.baseline: an earlier audit file silences the secrets it holds"
+stop_helper
+check "secret events carry a fingerprint" grep -q '"event":"secret".*"fingerprint":"bh1:' "$AUDIT"
+cp "$AUDIT" "$LOGDIR/baseline.jsonl" && chown bulkhead "$LOGDIR/baseline.jsonl"
+sed 's|  disabled_rules: \[password\]||' "$W/disabled.yaml" >"$W/baseline.yaml"
+printf '  baseline: %s\n' "$LOGDIR/baseline.jsonl" >>"$W/baseline.yaml"
+start_helper "$W/baseline.yaml" "$W/helper-baseline.log"
+wait_for 20 dp version
+before=$(events)
+dp logs bh-au-plain >/dev/null 2>&1
+sleep 1
+check_eq "docker logs read again: no new secret event" "$before" "$(events)"
+check_contains "the start line counts the baseline's fingerprints" "baseline_fingerprints=" "$(cat "$W/helper-baseline.log")"
+dp run --rm "$IMAGE" sh -c "echo fresh token ghp_$(head -c 300 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 36)" >/dev/null 2>&1
+check "a new secret is still recorded" wait_for 10 sh -c "[ \$(grep -c '\"event\":\"secret\"' $AUDIT) -gt $before ]"
+stop_helper
+
 echo "== API allow-lists (audit.profile, audit.allow) with the real docker CLI"
 sed 's|  disabled_rules: \[password\]||' "$W/disabled.yaml" >"$W/readonly.yaml"
 printf '  profile: read-only\n' >>"$W/readonly.yaml"

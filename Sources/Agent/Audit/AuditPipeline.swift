@@ -34,10 +34,12 @@ final class AuditPipeline: Sendable {
     private let scanner: AuditScanner
     private let nextID = Atomic<UInt64>(1)
 
-    init(ruleSet: RuleSet, log: AuditLogFile, capacity: Int, policy: AuditSection.QueueFull, logger: Logger) {
+    init(
+        ruleSet: RuleSet, log: AuditLogFile, capacity: Int, policy: AuditSection.QueueFull, baseline: Set<String> = [], logger: Logger
+    ) {
         self.capacity = capacity
         self.policy = policy
-        self.scanner = AuditScanner(ruleSet: ruleSet, log: log, logger: logger)
+        self.scanner = AuditScanner(ruleSet: ruleSet, log: log, baseline: baseline, logger: logger)
         BlockingThread { [self] in drain() }.start()
     }
 
@@ -92,7 +94,12 @@ final class AuditScanner: @unchecked Sendable {
     private typealias Stream = (connection: UInt64, container: String, source: String, scanners: [String: SecretStream])
     private var streams: [UInt64: Stream] = [:]
 
-    init(ruleSet: RuleSet, log: AuditLogFile, logger: Logger) { self.ruleSet = ruleSet; self.log = log; self.logger = logger }
+    /// Fingerprints of secret events already known (`audit.baseline`): not recorded again.
+    private let baseline: Set<String>
+
+    init(ruleSet: RuleSet, log: AuditLogFile, baseline: Set<String> = [], logger: Logger) {
+        self.ruleSet = ruleSet; self.log = log; self.baseline = baseline; self.logger = logger
+    }
 
     func handle(_ work: AuditPipeline.Work) {
         switch work {
@@ -135,8 +142,17 @@ final class AuditScanner: @unchecked Sendable {
     }
 
     private func record(_ f: Finding, _ entry: Stream, _ kind: String) {
+        let fingerprint = Self.fingerprint(f, container: entry.container, streamType: kind)
+        guard !baseline.contains(fingerprint) else { return }
         log.write(event: "secret", fields: [
             ("container_id", entry.container), ("stream_type", kind), ("source", entry.source),
-            ("pattern", f.ruleID), ("redacted_match", f.redacted), ("severity", f.severity.rawValue)])
+            ("pattern", f.ruleID), ("redacted_match", f.redacted), ("severity", f.severity.rawValue), ("fingerprint", fingerprint)])
+    }
+
+    /// A secret event's identity: the rule, the container, the stream and the redacted
+    /// form, so that `docker logs` read again, or a restarted container's attach, give the
+    /// same fingerprint for the same secret (`audit.baseline` silences them).
+    static func fingerprint(_ f: Finding, container: String, streamType: String) -> String {
+        Fingerprint.make(domain: "bulkhead-audit-v1", [f.ruleID, container, streamType, f.redacted])
     }
 }

@@ -19,9 +19,10 @@ struct AuditService: Service {
     func run() async throws {
         let ruleSet = try RuleSet(rules: AuditRuleSelection.rules(
             rulesFile: config.rulesFile, disabled: config.disabledRules, setting: "audit.disabled_rules"))
+        let baseline = try config.baseline.isEmpty ? [] : ScanBaseline(path: config.baseline).fingerprints
         let pipeline = AuditPipeline(
             ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile, logger: logger), capacity: config.queueSize,
-            policy: config.queueFull, logger: logger)
+            policy: config.queueFull, baseline: baseline, logger: logger)
         let containers = ContainerDirectory()
         let policy = try APIPolicy(config)
         // The helper round trip blocks briefly: never on an event loop.
@@ -41,7 +42,7 @@ struct AuditService: Service {
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
             "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))",
-            "api_filter": "\(policy?.summary ?? "none")", "queue_full": "\(config.queueFull.rawValue)",
+            "api_filter": "\(policy?.summary ?? "none")", "baseline_fingerprints": .stringConvertible(baseline.count), "queue_full": "\(config.queueFull.rawValue)",
         ])
         try? await gracefulShutdown()
         try? await server.close()

@@ -1,8 +1,8 @@
 import Foundation
 
-/// `--baseline FILE`: the fingerprints of a report written earlier by `audit scan`
-/// (json, sarif or csv, told apart by content). Findings whose fingerprint is in it are
-/// not reported again.
+/// `--baseline FILE` and `audit.baseline`: the fingerprints of a report written earlier
+/// by `audit scan` (json, sarif or csv) or of an audit file (JSON lines), told apart by
+/// content. Findings whose fingerprint is in it are not reported again.
 struct ScanBaseline: Sendable {
     let fingerprints: Set<String>
 
@@ -31,6 +31,7 @@ struct ScanBaseline: Sendable {
         let first = data.first(where: { ![0x20, 0x09, 0x0a, 0x0d].contains($0) })
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "{") {
             guard let json = try? JSONSerialization.jsonObject(with: data) else {
+                if let lines = jsonLines(data) { return lines }
                 throw Failure(description: "baseline \(path) is not valid JSON")
             }
             if let entries = json as? [[String: Any]] {
@@ -47,7 +48,8 @@ struct ScanBaseline: Sendable {
                     ($0["partialFingerprints"] as? [String: Any])?[SARIFScanReport.fingerprintKey] as? String
                 })
             }
-            throw Failure(description: "baseline \(path) is neither a json nor a sarif report of audit scan")
+            if let lines = jsonLines(data), !lines.isEmpty { return lines }  // an audit file of one line
+            throw Failure(description: "baseline \(path) is neither a report of audit scan (json, sarif) nor an audit file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw Failure(description: "baseline \(path) is not UTF-8 text")
@@ -60,6 +62,16 @@ struct ScanBaseline: Sendable {
         return Set(rows.dropFirst().flatMap { row in
             row.split(separator: ",").map(String.init).filter(isFingerprint)
         })
+    }
+
+    /// An audit file (one JSON object per line): the fingerprints of its secret events.
+    private static func jsonLines(_ data: Data) -> Set<String>? {
+        var found = Set<String>()
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0d }) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
+            if let fp = object["fingerprint"] as? String, isFingerprint(fp) { found.insert(fp) }
+        }
+        return found
     }
 
     static func isFingerprint(_ text: String) -> Bool {

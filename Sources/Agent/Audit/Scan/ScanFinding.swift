@@ -1,4 +1,3 @@
-import Crypto
 import SecretScan
 
 /// A finding of `audit scan` with where it was found and a stable fingerprint.
@@ -28,11 +27,6 @@ struct ScanFinding: Equatable, Sendable {
     /// the secret, not even as a hash that a guess of a weak password could be checked
     /// against. Like gitleaks' `file:rule:line`, it changes when the line moves.
     static func fingerprint(ruleID: String, source: String, line: Int, redacted: String) -> String {
-        let text = "bulkhead-fingerprint-v1\0\(ruleID)\0\(source)\0\(line)\0\(redacted)"
-        let digest = SHA256.hash(data: Array(text.utf8))
-        return "bh1:" + digest.prefix(16).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Fingerprint.make(domain: "bulkhead-fingerprint-v1", [ruleID, source, String(line), redacted])
     }
 }
