@@ -14,7 +14,7 @@ LOGDIR=$RUN/audit-log
 AUDIT=$LOGDIR/audit.jsonl
 IMAGE=bulkhead/busybox:latest
 W=$(mktemp -d /tmp/bulkhead-audit-test.XXXXXX)
-mkdir -p "$LOGDIR" && chown bulkhead "$LOGDIR" && rm -f "$AUDIT"
+mkdir -p "$LOGDIR" && chown bulkhead "$LOGDIR" && rm -f "$AUDIT" "$AUDIT.1" "$LOGDIR/baseline.jsonl"
 helper_pid=; fake_pid=
 dp() { docker -H "unix://$PROXY" "$@"; }
 dd_() { docker -H "unix://$DIRECT" "$@"; }
@@ -171,7 +171,8 @@ stop_helper
 echo "== audit.baseline: an earlier audit file silences the secrets it holds"
 stop_helper
 check "secret events carry a fingerprint" grep -q '"event":"secret".*"fingerprint":"bh1:' "$AUDIT"
-cp "$AUDIT" "$LOGDIR/baseline.jsonl" && chown bulkhead "$LOGDIR/baseline.jsonl"
+# The file was rotated above (reload test): the baseline is both parts.
+cat "$AUDIT.1" "$AUDIT" >"$LOGDIR/baseline.jsonl" && chown bulkhead "$LOGDIR/baseline.jsonl"
 sed 's|  disabled_rules: \[password\]||' "$W/disabled.yaml" >"$W/baseline.yaml"
 printf '  baseline: %s\n' "$LOGDIR/baseline.jsonl" >>"$W/baseline.yaml"
 start_helper "$W/baseline.yaml" "$W/helper-baseline.log"
