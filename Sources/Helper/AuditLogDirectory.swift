@@ -35,8 +35,14 @@ enum AuditLogDirectory {
             throw ValidationError("audit.log_file: cannot give \(directory) to \(agent.name): \(String(cString: strerror(errno)))")
         }
         // The agent sets the file's mode when it opens it (root has no CAP_FOWNER for an agent's file).
-        if lstat(audit.logFile, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid != agent.uid {
-            guard lchown(audit.logFile, agent.uid, group) == 0 else {
+        // The directory may be the agent's already: the file is opened without following a
+        // symlink and checked on the open fd, and a file with another link (a hard link the
+        // agent made to someone else's file) is left alone.
+        let fd = open(audit.logFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid != agent.uid {
+            guard fchown(fd, agent.uid, group) == 0 else {
                 throw ValidationError("audit.log_file: cannot give \(audit.logFile) to \(agent.name): \(String(cString: strerror(errno)))")
             }
         }

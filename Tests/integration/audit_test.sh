@@ -198,6 +198,14 @@ check "read-only profile: docker run fails" test "$code" -ne 0
 check_contains "and the docker CLI prints the proxy's reason" "bulkhead audit proxy: POST" "$out"
 check_contains "which names the allow-list" "is not in the allow-list" "$out"
 check_eq "the daemon never saw the create (no such container)" "" "$(dd_ ps -aq --filter name=bh-au-refused)"
+# The CLI is still sending the create's body when the proxy refuses: it must read the 403,
+# not a reset connection ("broken pipe"), every time (5 tries, bounded).
+printed=0
+for _ in 1 2 3 4 5; do
+  out=$(timeout 60 docker -H "unix://$PROXY" run --rm "$IMAGE" true 2>&1)
+  [[ $out == *"is not in the allow-list"* ]] && printed=$((printed + 1))
+done
+check_eq "five refused docker run: the reason printed every time" 5 "$printed"
 check "the refusal is an audit event" wait_for 10 grep -q '"event":"api_refused".*"method":"POST"' "$AUDIT"
 check_contains "and a log line with its connection" "request refused by the API allow-list" "$(grep conn= "$W/helper5.log")"
 stop_helper

@@ -5,8 +5,12 @@ import Runtime
 /// What the audit proxy does with a request outside its API allow-list: the request
 /// never reaches the daemon; the client gets 403 with a JSON message (the docker CLI
 /// prints it as "Error response from daemon: ..."), once every earlier response on the
-/// connection is complete, and the connection closes; the refusal is logged and written
-/// to the audit file as an `api_refused` event.
+/// connection is complete; the refusal is logged and written to the audit file as an
+/// `api_refused` event. The client may still be sending the request's body: closing at
+/// once would reset the connection under it (the docker CLI then reports a broken pipe,
+/// not the 403), so only the sending side closes, what the client still sends is read
+/// and dropped (at most `RequestTap.maxDiscarded`), and the connection closes when the
+/// client closes or after `linger`.
 struct APIRefusal: Sendable {
     let policy: APIPolicy
     let pipeline: AuditPipeline
@@ -20,7 +24,6 @@ struct APIRefusal: Sendable {
         ])
         _ = pipeline.submit(.apiRefused(connection: connection, method: method, target: shownTarget, reason: reason)) {}
         let channel = context.channel
-        channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         if exchanges.idle {
             Self.answer(reason: reason, on: channel)
         } else {
@@ -34,6 +37,12 @@ struct APIRefusal: Sendable {
         let body = "{\"message\":\(JSONText.quote("bulkhead audit proxy: \(reason) (audit.profile / audit.allow)"))}\n"
         let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
             + "Connection: close\r\n\r\n" + body
-        channel.writeAndFlush(channel.allocator.buffer(string: response)).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeAndFlush(channel.allocator.buffer(string: response)).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.linger) { channel.close(promise: nil) }
+        }
     }
+
+    /// How long a refused connection is kept for the client to finish sending and read the 403.
+    static let linger: TimeAmount = .seconds(2)
 }

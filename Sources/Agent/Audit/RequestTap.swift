@@ -45,6 +45,9 @@ final class RequestTap: ChannelInboundHandler {
     private(set) var paused = false
     /// What may wait for a hijack's answer before the client is not read any more.
     static let maxHeld = 256 * 1024
+    /// What a refused client may still send (its request's body) before the connection closes.
+    static let maxDiscarded = 1 << 20
+    private var discarded = 0
 
     init(exchanges: ExchangeLog, gate: APIRefusal? = nil) { self.exchanges = exchanges; self.gate = gate }
 
@@ -57,7 +60,11 @@ final class RequestTap: ChannelInboundHandler {
             context.fireChannelRead(data)
             return
         }
-        guard !refused else { return }  // after a refusal nothing more goes to the daemon
+        guard !refused else {  // after a refusal nothing more goes to the daemon: read and dropped
+            discarded += unwrapInboundIn(data).readableBytes
+            if discarded > Self.maxDiscarded { context.close(promise: nil) }
+            return
+        }
         var incoming = unwrapInboundIn(data)
         if held == nil { held = context.channel.allocator.buffer(capacity: incoming.readableBytes) }
         held!.writeBuffer(&incoming)
