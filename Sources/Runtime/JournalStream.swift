@@ -19,13 +19,6 @@ public enum JournalStream {
     /// The `<N>` prefix journald reads as the line's priority (SyslogLevelPrefix=yes,
     /// the default), so `journalctl -p warning` works on stdout lines.
     public static func priorityPrefix(_ level: Logger.Level) -> String {
-        switch level {
-        case .trace, .debug: return "<7>"
-        case .info: return "<6>"
-        case .notice: return "<5>"
-        case .warning: return "<4>"
-        case .error: return "<3>"
-        case .critical: return "<2>"
-        }
+        "<\(SyslogLogHandler.priority(level))>"
     }
 }
