@@ -29,13 +29,17 @@ BUILD=(libseccomp-dev libcap-dev libssh-dev libvectorscan-dev pkg-config)
 # Everything the tests, scripts/ and bench/ start or call: docker and the rootless
 # stack, podman, sshd, strace, busybox for tiny images, socat, a private I2P network
 # (i2pd), the clean Debian root (mmdebstrap, systemd-nspawn), the package check (lintian),
-# the SARIF schema check (python3-jsonschema) and the bench's Python tools' venv
-# (python3-venv: scripts/bench-python.sh).
+# the SARIF schema check (python3-jsonschema), the bench's Python tools' venv
+# (python3-venv: scripts/bench-python.sh) and the metrics test's Prometheus server and
+# promtool (prometheus).
 TEST=(
   docker.io rootlesskit uidmap slirp4netns podman openssh-server strace busybox-static socat
   i2pd curl python3 dbus-user-session psmisc procps iptables nftables iproute2
-  mmdebstrap systemd-container lintian python3-jsonschema python3-venv
+  mmdebstrap systemd-container lintian python3-jsonschema python3-venv prometheus
 )
+# Installed without their Recommends even in --test mode: prometheus recommends
+# prometheus-node-exporter, another daemon no test needs.
+NO_RECOMMENDS=(prometheus)
 # i2pd in --test mode is only for the private test network (scripts/i2p-testnet.sh), whose
 # routers run in a network namespace. Debian's postinst runs `invoke-rc.d i2pd start`: with
 # no systemd here that would start a router on the public I2P network. So while installing
@@ -43,7 +47,10 @@ TEST=(
 # afterwards the init script's links are disabled and any router it started is stopped.
 # In --runtime mode (without --test) i2pd is the SAM bridge the i2p service uses, so
 # Debian's service is left as its package sets it up (enabled and started).
+# prometheus is treated the same way: its postinst would start a server on *:9090; the
+# metrics test runs its own, on loopback, with its own config and storage.
 POLICY_RC=/usr/sbin/policy-rc.d
+QUIET_DAEMONS=(i2pd prometheus)
 
 want_runtime=0 want_build=0 want_test=0 dry_run=0
 CONFIG=""
@@ -129,12 +136,14 @@ if [ "$dry_run" -eq 1 ]; then
 fi
 
 log "$sets: installing ${#missing[@]} package(s): ${missing[*]}"
-new_i2pd=0; own_policy=0
+new_quiet=(); own_policy=0
 if [ "$want_test" -eq 1 ]; then
-  for p in "${missing[@]}"; do [ "$p" = i2pd ] && new_i2pd=1; done
+  for p in "${missing[@]}"; do
+    for d in "${QUIET_DAEMONS[@]}"; do [ "$p" = "$d" ] && new_quiet+=("$p"); done
+  done
 fi
-if [ "$new_i2pd" -eq 1 ] && [ ! -e "$POLICY_RC" ]; then
-  log "temporary $POLICY_RC: no service may start during the install (i2pd would join the public network)"
+if [ "${#new_quiet[@]}" -gt 0 ] && [ ! -e "$POLICY_RC" ]; then
+  log "temporary $POLICY_RC: no service may start during the install (${new_quiet[*]}: i2pd would join the public network)"
   printf '#!/bin/sh\n# bulkhead install-deps.sh: temporary, removed after apt-get\nexit 101\n' >"$POLICY_RC"
   chmod 0755 "$POLICY_RC"
   own_policy=1
@@ -145,25 +154,38 @@ fi
 # (podman's catatonit, fuse-overlayfs...), as they always had.
 recommends=--no-install-recommends
 [ "$want_test" -eq 0 ] || recommends=--install-recommends
+with_recommends=() without_recommends=()
+for p in "${missing[@]}"; do
+  lean=0
+  for q in "${NO_RECOMMENDS[@]}"; do [ "$p" = "$q" ] && lean=1; done
+  if [ "$lean" -eq 1 ]; then without_recommends+=("$p"); else with_recommends+=("$p"); fi
+done
 timeout 600 apt-get update
-timeout 1800 apt-get install -y "$recommends" \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  "${missing[@]}"
+if [ "${#with_recommends[@]}" -gt 0 ]; then
+  timeout 1800 apt-get install -y "$recommends" \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${with_recommends[@]}"
+fi
+if [ "${#without_recommends[@]}" -gt 0 ]; then
+  timeout 1800 apt-get install -y --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${without_recommends[@]}"
+fi
 
 if [ "$own_policy" -eq 1 ]; then rm -f "$POLICY_RC"; trap - EXIT; fi
-if [ "$new_i2pd" -eq 1 ]; then
-  # Debian's router must not run: disable its boot links / unit, stop it if it started anyway.
-  update-rc.d i2pd disable >/dev/null 2>&1 || true
+for daemon in "${new_quiet[@]}"; do
+  # Debian's daemon must not run: disable its boot links / unit, stop it if it started anyway.
+  update-rc.d "$daemon" disable >/dev/null 2>&1 || true
   # `systemctl disable` edits the unit links offline too (no systemd runs here).
-  if command -v systemctl >/dev/null; then systemctl disable i2pd.service >/dev/null 2>&1 || true; fi
-  if [ -d /run/systemd/system ]; then systemctl stop i2pd.service >/dev/null 2>&1 || true; fi
-  pid=$(tr -dc '0-9' 2>/dev/null </run/i2pd/i2pd.pid || true)
-  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = i2pd ]; then
-    log "stopping the i2pd that Debian's postinst started (pid $pid)"
+  if command -v systemctl >/dev/null; then systemctl disable "$daemon.service" >/dev/null 2>&1 || true; fi
+  if [ -d /run/systemd/system ]; then systemctl stop "$daemon.service" >/dev/null 2>&1 || true; fi
+  pid=$(tr -dc '0-9' 2>/dev/null <"/run/$daemon/$daemon.pid" || tr -dc '0-9' 2>/dev/null <"/run/$daemon.pid" || true)
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$daemon" ]; then
+    log "stopping the $daemon that Debian's postinst started (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
   fi
-  log "i2pd installed for the tests; Debian's i2pd service is disabled (the tests start their own routers)"
-fi
+  log "$daemon installed for the tests; Debian's $daemon service is disabled (the tests start their own)"
+done
 
 # Verify.
 still=()

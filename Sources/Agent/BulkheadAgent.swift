@@ -25,11 +25,12 @@ struct BulkheadAgent: AsyncParsableCommand {
               netwatch plan  print the rules the running containers would produce
               audit-sandbox  install the agent's seccomp filter and report every thread
               i2p status   each container on a bulkhead-i2p network and its .b32.i2p addresses
+              status       ask the running agent how each service is (metrics.listen)
 
             Every subcommand but `audit rules` runs under the agent's seccomp filter
             (security/syscalls.md) before it reads any input.
             """,
         version: BulkheadVersion.line,
-        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self, I2PCommand.self],
+        subcommands: [RunAgent.self, AuditCommand.self, SSHCommand.self, NetwatchCommand.self, AuditSandboxCommand.self, I2PCommand.self, StatusCommand.self],
         defaultSubcommand: RunAgent.self)
 }

@@ -45,9 +45,13 @@ struct RunAgent: AsyncParsableCommand {
             logger.critical("cannot install the seccomp filter", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        AgentMetrics.bootstrap()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
         ]
+        if let metrics = config.enabledMetrics {
+            services.append(.init(service: ObservabilityService(settings: metrics, helper: helper, group: group, logger: Logger(label: "metrics"))))
+        }
         if let router = config.enabledRouter {
             services.append(.init(service: RouterService(config: router, helper: helper, group: group, logger: Logger(label: "router"))))
         }
@@ -66,6 +70,7 @@ struct RunAgent: AsyncParsableCommand {
         }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }, config.enabledI2P.map { _ in "i2p" }]
+        for name in names.compactMap({ $0 }) + (config.enabledMetrics == nil ? [] : ["metrics"]) { StatusBoard.shared.expect(name) }
         logger.notice("started", metadata: ["version": "\(BulkheadVersion.line)", "uid": .stringConvertible(getuid()), "fd_limit": .stringConvertible(fdLimit), "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
         try await AgentServices.run(services, group: group, logger: logger)
         logger.notice("stopped")

@@ -15,19 +15,21 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var ssh: SSHSection?
     public var netwatch: NetwatchSection?
     public var i2p: I2PSection?
+    /// The metrics/health/status listener; absent means none.
+    public var metrics: MetricsSection?
 
     public init(
         logFormat: LogFormat = .text, logLevel: LogLevel = .info, helper: HelperSection = .init(), agent: AgentSection = .init(),
         listeners: [String: ListenerSpec] = [:], router: RouterSection? = nil, audit: AuditSection? = nil,
-        ssh: SSHSection? = nil, netwatch: NetwatchSection? = nil, i2p: I2PSection? = nil
+        ssh: SSHSection? = nil, netwatch: NetwatchSection? = nil, i2p: I2PSection? = nil, metrics: MetricsSection? = nil
     ) {
         self.logFormat = logFormat; self.logLevel = logLevel; self.helper = helper; self.agent = agent
         self.listeners = listeners; self.router = router; self.audit = audit
-        self.ssh = ssh; self.netwatch = netwatch; self.i2p = i2p
+        self.ssh = ssh; self.netwatch = netwatch; self.i2p = i2p; self.metrics = metrics
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh, netwatch, i2p
+        case logFormat = "log_format", logLevel = "log_level", helper, agent, listeners, router, audit, ssh, netwatch, i2p, metrics
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +44,7 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
         ssh = try c.decodeIfPresent(SSHSection.self, forKey: .ssh)
         netwatch = try c.decodeIfPresent(NetwatchSection.self, forKey: .netwatch)
         i2p = try c.decodeIfPresent(I2PSection.self, forKey: .i2p)
+        metrics = try c.decodeIfPresent(MetricsSection.self, forKey: .metrics)
     }
 
     /// The router's section when present and enabled.
@@ -53,6 +56,8 @@ public struct BulkheadConfig: Codable, Equatable, Sendable {
     public var enabledNetwatch: NetwatchSection? { netwatch.flatMap { $0.enabled ? $0 : nil } }
     /// The i2p plugin's section when present and enabled.
     public var enabledI2P: I2PSection? { i2p.flatMap { $0.enabled ? $0 : nil } }
+    /// The metrics listener's section when present and enabled.
+    public var enabledMetrics: MetricsSection? { metrics.flatMap { $0.enabled ? $0 : nil } }
     public var enabledSSHRemotes: [SSHRemote] { ssh.map { $0.enabled ? $0.remotes : [] } ?? [] }
 }
 

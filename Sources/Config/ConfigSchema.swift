@@ -14,6 +14,7 @@ enum ConfigSchema {
             ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
             ("netwatch", NetwatchSection.CodingKeys.allCases.map(\.rawValue)),
             ("i2p", I2PSection.CodingKeys.allCases.map(\.rawValue)),
+            ("metrics", MetricsSection.CodingKeys.allCases.map(\.rawValue)),
         ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }

@@ -25,6 +25,7 @@ public enum ConfigValidator {
             let key = "listeners.\(name)"
             if name == "router" { problems.append("\(key): the name `router` is reserved for router.listen") }
             if name == "i2p-plugin" { problems.append("\(key): the name `i2p-plugin` is reserved for i2p.plugin_socket") }
+            if name == "metrics" { problems.append("\(key): the name `metrics` is reserved for metrics.listen") }
             if ListenerName(name) == nil { problems.append("\(key): names are [a-z][a-z0-9_-]{0,31}") }
             switch (spec.unix, spec.tcp) {
             case (let path?, nil):
@@ -71,6 +72,7 @@ public enum ConfigValidator {
         problems += SSHValidator.problems(in: config)
         problems += NetwatchValidator.problems(in: config)
         problems += I2PValidator.problems(in: config)
+        if let metrics = config.metrics { problems += MetricsSection.problems(in: metrics) }
         return problems
     }
 

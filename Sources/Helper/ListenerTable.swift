@@ -37,6 +37,15 @@ struct ListenerTable {
             // Only dockerd (root) talks to a network plugin.
             entries[ListenerName("i2p-plugin")!] = Entry(endpoint: .unix(path: i2p.pluginSocket, mode: 0o600, uid: 0, gid: 0), configKey: "i2p.plugin_socket")
         }
+        if let metrics = config.enabledMetrics {
+            if metrics.isUnix {
+                guard let gid = Account.groupID(metrics.group) else { throw ConfigError("metrics.group: no group \(metrics.group.debugDescription)") }
+                entries[.metrics] = Entry(
+                    endpoint: .unix(path: metrics.listen, mode: ConfigValidator.parseMode(metrics.mode)!, uid: 0, gid: gid), configKey: "metrics.listen")
+            } else if let address = TCPAddress(metrics.listen) {
+                entries[.metrics] = Entry(endpoint: .tcp(host: address.host, port: address.port), configKey: "metrics.listen")
+            }
+        }
         for remote in config.enabledSSHRemotes {
             guard let gid = Account.groupID(remote.group) else { throw ConfigError("ssh remote \(remote.name).group: no group \(remote.group.debugDescription)") }
             entries[ListenerName(remote.listenerName)!] = Entry(  // validated by ConfigValidator

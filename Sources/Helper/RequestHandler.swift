@@ -19,6 +19,8 @@ final class RequestHandler {
     private let logger: Logger
     /// `hello` was received in this session.
     private(set) var greeted = false
+    /// Granted and refused requests since the helper started, across agent sessions.
+    private var counters = HelperCounters()
 
     init(
         binder: ListenerBinder, connector: DockerSocketConnector, upstreams: UpstreamConnector, configDocument: [UInt8],
@@ -41,6 +43,7 @@ final class RequestHandler {
     func handle(_ received: PacketChannel.Received) -> (Frame, Int32) {
         defer { if received.fd >= 0 { close(received.fd) } }
         var id: UInt32 = 0
+        var type: RequestType?
         do throws(Refusal) {
             if received.truncated { throw Refusal(.oversized, "request larger than \(Frame.maxRequestSize) bytes") }
             if received.fdProblem { throw Refusal(.malformed, "request carried more than one fd or cut control data") }
@@ -49,14 +52,18 @@ final class RequestHandler {
             do throws(IPCError) {
                 frame = try Frame.decode(received.record[...], expected: .request)
                 id = frame.id
+                type = RequestType(rawValue: frame.type)
                 request = try Request.decode(frame, hasFD: received.fd >= 0)
             } catch {
                 throw Refusal(error.refusal, error.description)
             }
             let (payload, fd) = try perform(request, proof: received.fd)
-            logger.info("granted", metadata: ["request": "\(request.logDescription)", "id": "\(id)"])
+            counters.byType[request.type, default: .init()].granted += 1
+            // Scrapes ask for the counters every few seconds: not worth a line each.
+            logger.log(level: request == .helperCounters ? .debug : .info, "granted", metadata: ["request": "\(request.logDescription)", "id": "\(id)"])
             return (Reply.ok(payload: payload).frame(id: id), fd)
         } catch {
+            if let type { counters.byType[type, default: .init()].refused += 1 } else { counters.undecodable += 1 }
             logger.warning("refused", metadata: ["code": .stringConvertible(error.code), "reason": "\(error.message)", "id": "\(id)"])
             return (Reply.refused(error).frame(id: id), -1)
         }
@@ -68,6 +75,7 @@ final class RequestHandler {
             guard !greeted else { throw Refusal(.notPermittedNow, "hello was already received in this session") }
             guard version == Frame.version else { throw Refusal(.unsupportedVersion, "agent speaks protocol \(version), helper \(Frame.version)") }
             greeted = true
+            counters.agentSessions += 1
             return (configDocument, -1)
         case .bindUnixListener(let name):
             try requireGreeting(request)
@@ -101,6 +109,9 @@ final class RequestHandler {
         case .i2pConverge(let endpoints, let keepBase):
             try requireGreeting(request)
             return (Array(try requireI2P().converge(endpoints, keepBase: keepBase).utf8), -1)
+        case .helperCounters:
+            try requireGreeting(request)
+            return (counters.encode(), -1)
         }
     }
 

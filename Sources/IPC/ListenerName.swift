@@ -18,3 +18,8 @@ public struct ListenerName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 }
+
+extension ListenerName {
+    /// The observability listener (`metrics.listen`): /metrics, /healthz, /status.
+    public static let metrics = ListenerName("metrics")!  // a literal that satisfies the pattern
+}

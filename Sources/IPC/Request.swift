@@ -36,6 +36,8 @@ public enum Request: Equatable, Sendable {
     /// them, every other plugin link deleted. `keepBase` keeps the drop chains with no
     /// endpoint (a plugin network exists); without it and endpoints, they are removed.
     case i2pConverge(endpoints: [I2PEndpoint], keepBase: Bool)
+    /// The helper's own counters (`HelperCounters`), for the agent's metrics. Read-only.
+    case helperCounters
 
     /// For logs: a stage is summarized, not listed rule by rule.
     public var logDescription: String {
@@ -57,6 +59,7 @@ public enum Request: Equatable, Sendable {
         case .i2pLinkUp: .i2pLinkUp
         case .i2pLinkDown: .i2pLinkDown
         case .i2pConverge: .i2pConverge
+        case .helperCounters: .helperCounters
         }
     }
 
@@ -68,7 +71,7 @@ public enum Request: Equatable, Sendable {
         case .connectUserDockerSocket(let uid): w.u32(uid)
         case .netfilterStage(let sets): ContainerRuleSet.encode(sets, &w)
         case .netfilterCommit(let mode): w.u8(mode.rawValue)
-        case .policyRoutingApply: break
+        case .policyRoutingApply, .helperCounters: break
         case .i2pLinkUp(let endpoint): endpoint.encode(&w)
         case .i2pLinkDown(let key): w.string(key.rawValue)
         case .i2pConverge(let endpoints, let keepBase):
@@ -115,6 +118,8 @@ public enum Request: Equatable, Sendable {
             let flag = try r.u8()
             guard flag <= 1 else { throw .malformed("keepBase must be 0 or 1") }
             request = .i2pConverge(endpoints: endpoints, keepBase: flag == 1)
+        case .helperCounters:
+            request = .helperCounters
         }
         try r.finish()
         return request
@@ -133,6 +138,7 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case i2pLinkUp = 0x0401
     case i2pLinkDown = 0x0402
     case i2pConverge = 0x0403
+    case helperCounters = 0x0501
 
     public var carriesFD: Bool { self == .connectUserDockerSocket }
 
@@ -149,6 +155,7 @@ public enum RequestType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .i2pLinkUp: "i2pLinkUp"
         case .i2pLinkDown: "i2pLinkDown"
         case .i2pConverge: "i2pConverge"
+        case .helperCounters: "helperCounters"
         }
     }
 }

@@ -10,6 +10,7 @@ public struct WireWriter: Sendable {
     public mutating func u32(_ v: UInt32) {
         for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((v >> UInt32(shift)) & 0xff)) }
     }
+    public mutating func u64(_ v: UInt64) { u32(UInt32(v >> 32)); u32(UInt32(v & 0xffff_ffff)) }
     /// A u32 length followed by raw bytes.
     public mutating func blob(_ v: [UInt8]) { u32(UInt32(v.count)); bytes.append(contentsOf: v) }
     /// A u16 length followed by UTF-8.
@@ -40,6 +41,9 @@ public struct WireReader: Sendable {
     }
     public mutating func u32() throws(IPCError) -> UInt32 {
         try take(4).reduce(0) { $0 << 8 | UInt32($1) }
+    }
+    public mutating func u64() throws(IPCError) -> UInt64 {
+        try take(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
     public mutating func blob(max: Int) throws(IPCError) -> [UInt8] {
         let n = Int(try u32())

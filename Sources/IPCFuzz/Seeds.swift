@@ -18,6 +18,7 @@ enum Seeds {
         case .i2pLinkUp: [.i2pLinkUp(endpoint: endpoints[0])]
         case .i2pLinkDown: [.i2pLinkDown(key: EndpointKey("0123456789ab")!)]
         case .i2pConverge: [.i2pConverge(endpoints: endpoints, keepBase: true), .i2pConverge(endpoints: [], keepBase: false)]
+        case .helperCounters: [.helperCounters]
         }
     }
 

@@ -59,12 +59,18 @@ public struct ConsoleLogHandler: LogHandler {
     public static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
+        return timestamp(unixSeconds: ts.tv_sec, milliseconds: Int32(ts.tv_nsec / 1_000_000))
+    }
+
+    /// RFC 3339 UTC with milliseconds, of a given time. Computed by hand: Foundation's
+    /// date formatters read the time zone files, which the agent's seccomp filter forbids.
+    public static func timestamp(unixSeconds: Int, milliseconds: Int32) -> String {
+        var t = unixSeconds
         var parts = tm()
         gmtime_r(&t, &parts)
         func pad(_ v: Int32, _ width: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, width - s.count)) + s }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(milliseconds, 3))Z"
     }
 }
 

@@ -22,6 +22,7 @@ struct APIRefusal: Sendable {
         logger.warning("request refused by the API allow-list", metadata: [
             "method": "\(method)", "target": "\(shownTarget)", "reason": "\(reason)",
         ])
+        AuditMetrics.apiRefusals(method: AuditMetrics.knownMethods.contains(method) ? method : "other").increment()
         _ = pipeline.submit(.apiRefused(connection: connection, method: method, target: shownTarget, reason: reason)) {}
         let channel = context.channel
         if exchanges.idle {

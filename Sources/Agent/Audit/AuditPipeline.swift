@@ -43,6 +43,9 @@ final class AuditPipeline: Sendable {
         BlockingThread { [self] in drain() }.start()
     }
 
+    /// Work items waiting for the scanner now.
+    var depth: Int { state.withLock { $0.queue.count - $0.head } }
+
     func newStreamID() -> UInt64 { nextID.add(1, ordering: .relaxed).oldValue }
 
     /// Queues work. Returns false when the caller must pause until `whenRoom` runs
@@ -53,9 +56,11 @@ final class AuditPipeline: Sendable {
             let depth = s.queue.count - s.head
             if case .data(let stream, let kind, let bytes) = work, policy == .drop, depth >= capacity {
                 s.dropped[stream, default: [:]][kind, default: 0] += bytes.count
+                AuditMetrics.droppedBytes.increment(by: Int64(bytes.count))
                 return (false, false)
             }
             s.queue.append(work)
+            AuditMetrics.queueDepth.set(to: Double(depth + 1))
             let full = policy == .block && depth + 1 >= capacity
             if full { s.waiters.append(whenRoom) }
             return (true, full)
@@ -71,6 +76,7 @@ final class AuditPipeline: Sendable {
                 guard s.head < s.queue.count else { return (nil, [], nil) }
                 let w = s.queue[s.head]
                 s.head += 1
+                AuditMetrics.queueDepth.set(to: Double(s.queue.count - s.head))
                 if s.head > 4096, s.head * 2 > s.queue.count { s.queue.removeFirst(s.head); s.head = 0 }
                 var wake: [@Sendable () -> Void] = []
                 if s.queue.count - s.head <= capacity / 2 { wake = s.waiters; s.waiters.removeAll() }
@@ -111,9 +117,11 @@ final class AuditScanner: @unchecked Sendable {
             entry.scanners[kind] = scanner
             streams[id] = entry
             let findings = bytes.withUnsafeBytes { scanner.scan($0) }
+            AuditMetrics.scannedBytes.increment(by: Int64(bytes.count))
             for f in findings { record(f, entry, kind) }
         case .protocolError(let id, let detail):
             guard let entry = streams[id] else { return }
+            AuditMetrics.protocolErrors.increment()
             logger.warning("protocol error in an audited stream", metadata: [
                 "conn": .stringConvertible(entry.connection), "container": "\(entry.container)", "detail": "\(detail)"])
             log.write(event: "protocol_error", fields: [
@@ -144,6 +152,7 @@ final class AuditScanner: @unchecked Sendable {
     private func record(_ f: Finding, _ entry: Stream, _ kind: String) {
         let fingerprint = Self.fingerprint(f, container: entry.container, streamType: kind)
         guard !baseline.contains(fingerprint) else { return }
+        AuditMetrics.findings(rule: f.ruleID, severity: f.severity.rawValue).increment()
         log.write(event: "secret", fields: [
             ("container_id", entry.container), ("stream_type", kind), ("source", entry.source),
             ("pattern", f.ruleID), ("redacted_match", f.redacted), ("severity", f.severity.rawValue), ("fingerprint", fingerprint)])

@@ -6,6 +6,10 @@ import NIOPosix
 import Runtime
 import SecretScan
 import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The audit proxy: a Docker socket (bound by the helper at `audit.listen`) whose
 /// every connection is relayed byte for byte to `audit.upstream` (connected by the
@@ -23,6 +27,7 @@ struct AuditService: Service {
         let pipeline = AuditPipeline(
             ruleSet: ruleSet, log: try AuditLogFile(path: config.logFile, logger: logger), capacity: config.queueSize,
             policy: config.queueFull, baseline: baseline, logger: logger)
+        AuditMetrics.prepare()
         let containers = ContainerDirectory()
         let policy = try APIPolicy(config)
         // The helper round trip blocks briefly: never on an event loop.
@@ -39,6 +44,10 @@ struct AuditService: Service {
                     up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, policy: policy, logger: logger)
             }
             .withBoundSocket(listener).get()
+        let board = StatusBoard.shared
+        board.set("audit", "listener", healthy: true, state: "listening")
+        board.facts("audit") { ["open_connections": .count(AuditConnection.open.load(ordering: .relaxed)), "queue_depth": .count(pipeline.depth)] }
+        board.probe("audit") { AuditConnection.probeUpstream(helper: helper) }
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
             "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))",
@@ -53,6 +62,28 @@ struct AuditService: Service {
 
 /// Joins one client connection to a new upstream connection, with the taps.
 enum AuditConnection {
+    static let open = Atomic<Int>(0)
+
+    /// Whether the upstream answers a connect, for /healthz; skipped while traffic
+    /// reported on it in the last few seconds.
+    static func probeUpstream(helper: HelperClient) {
+        if let age = StatusBoard.shared.age("audit", "upstream"), age < 5 { return }
+        do {
+            close(try helper.connectUpstream(ListenerName("audit")!))
+            reportUpstream(nil)
+        } catch {
+            reportUpstream(error)
+        }
+    }
+
+    static func reportUpstream(_ error: (any Error)?) {
+        if let error {
+            StatusBoard.shared.set("audit", "upstream", healthy: false, state: "unreachable", detail: "\(error)")
+        } else {
+            StatusBoard.shared.set("audit", "upstream", healthy: true, state: "reachable")
+        }
+    }
+
     static func set(
         up client: any Channel, connector: NIOThreadPool, helper: HelperClient, pipeline: AuditPipeline,
         containers: ContainerDirectory, policy: APIPolicy?, logger: Logger
@@ -62,8 +93,16 @@ enum AuditConnection {
         let (logger, connection) = ConnectionID.tagged(logger)
         return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName("audit")!) }
             .flatMap { upstreamFD in
+                reportUpstream(nil)
+                AuditMetrics.connections("relayed").increment()
+                AuditMetrics.active.increment()
+                open.add(1, ordering: .relaxed)
                 let exchanges = ExchangeLog()
                 let counter = RelayCounter { c in
+                    open.subtract(1, ordering: .relaxed)
+                    AuditMetrics.active.decrement()
+                    AuditMetrics.bytes("to_daemon").increment(by: Int64(c.fromClient))
+                    AuditMetrics.bytes("to_client").increment(by: Int64(c.toClient))
                     logger.info("connection closed", metadata: Relay.Totals(fromClient: c.fromClient, toClient: c.toClient).metadata(since: started))
                 }
                 let clientRelay = RelayHandler(counter: counter, isClientSide: true)
@@ -81,6 +120,8 @@ enum AuditConnection {
             }
             .flatMapError { error in
                 logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
+                AuditMetrics.connections("upstream_unavailable").increment()
+                reportUpstream(error)
                 let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
                 return client.writeAndFlush(client.allocator.buffer(string: HTTPErrorResponder.badGateway(message))).flatMap { client.close() }
             }

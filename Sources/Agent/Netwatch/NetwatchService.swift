@@ -22,6 +22,7 @@ struct NetwatchService: Service {
 
     func run() async throws {
         scripts.finishStartup()
+        NetwatchMetrics.prepare()
         if !settings.policyRouting.isEmpty {
             let summary = try helper.applyPolicyRouting()
             logger.notice("policy routing applied", metadata: ["summary": "\(summary)"])
@@ -39,6 +40,10 @@ struct NetwatchService: Service {
             logger.error("runtime API unreachable", metadata: ["error": "\(error)"])
         }
         let signal = ReconcileSignal()
+        StatusBoard.shared.set("netwatch", "events", healthy: false, state: "connecting")
+        StatusBoard.shared.facts("netwatch") {
+            StatusBoard.shared.age("netwatch", "sync").map { ["last_pass_seconds_ago": .seconds($0)] } ?? [:]
+        }
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await watchEvents(runtime, signal) }
             tasks.addTask { await reconcileLoop(runtime, signal) }
@@ -61,13 +66,19 @@ struct NetwatchService: Service {
             await signal.requestFull()
             do {
                 for try await event in stream {
-                    if case .containerChanged(let id, _) = event { await signal.containerChanged(id) }
+                    switch event {
+                    case .containerChanged(let id, _): await signal.containerChanged(id)
+                    case .subscribed: StatusBoard.shared.set("netwatch", "events", healthy: true, state: "subscribed")
+                    }
                     delay = .milliseconds(500)
                 }
                 logger.warning("runtime events stream ended; reconnecting", metadata: ["retry_in": .stringConvertible(delay)])
+                StatusBoard.shared.set("netwatch", "events", healthy: false, state: "reconnecting", detail: "the events stream ended")
             } catch {
                 logger.warning("runtime events stream failed; reconnecting", metadata: ["error": "\(error)", "retry_in": .stringConvertible(delay)])
+                StatusBoard.shared.set("netwatch", "events", healthy: false, state: "reconnecting", detail: "\(error)")
             }
+            NetwatchMetrics.eventStreamReconnects.increment()
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
         }
@@ -89,10 +100,15 @@ struct NetwatchService: Service {
             var (full, ids) = await signal.take()
             if ContinuousClock.now >= nextFull { full = true }
             if full { nextFull = ContinuousClock.now + verify }
+            let started = ContinuousClock.now
+            let pass = full || ids.count > Self.incrementalLimit
             do {
-                known = try await reconcile(
-                    runtime, full: full || ids.count > Self.incrementalLimit, ids: ids, known: known, reported: &reported, warmup: warmup)
+                known = try await reconcile(runtime, full: pass, ids: ids, known: known, reported: &reported, warmup: warmup)
+                NetwatchMetrics.syncDuration(pass ? "full" : "changes").record(ContinuousClock.now - started)
+                StatusBoard.shared.set("netwatch", "sync", healthy: true, state: "ok", detail: nil)
             } catch {
+                NetwatchMetrics.syncFailures.increment()
+                StatusBoard.shared.set("netwatch", "sync", healthy: false, state: "failed", detail: "\(error)")
                 logger.error("reconcile failed; retrying with a full pass", metadata: ["error": "\(error)"])
                 await signal.requestFull()
                 try? await Task.sleep(for: .seconds(1))
@@ -128,6 +144,7 @@ struct NetwatchService: Service {
         reported = full ? Set(desired.problems) : reported.union(desired.problems)
         let sets = desired.sets + gone.map { ContainerRuleSet(key: $0, rules: []) }
         let summary = try helper.applyNetfilter(sets, mode: full ? .replaceAll : .changes)
+        NetwatchMetrics.record(summary: summary, rules: full ? desired.sets.reduce(0) { $0 + $1.rules.count } : nil, containers: full ? containers.count : nil)
         logger.info(full ? "full pass applied" : "changes applied", metadata: [
             "containers": .stringConvertible(containers.count), "removed": .stringConvertible(gone.count),
             "rules": .stringConvertible(desired.sets.reduce(0) { $0 + $1.rules.count }), "helper": "\(summary)",

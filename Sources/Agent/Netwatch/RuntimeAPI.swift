@@ -107,7 +107,7 @@ final class RuntimeAPI: Sendable {
             // `stream` returns only by throwing, so the stream always finishes here.
             do {
                 var splitter = JSONObjectSplitter(maxObjectSize: Self.eventLimit)
-                try await http.stream(target) { chunk in
+                try await http.stream(target, onSubscribed: { continuation.yield(.subscribed) }) { chunk in
                     let objects: [[UInt8]]
                     do {
                         objects = try splitter.feed(chunk.readableBytesView)

@@ -36,12 +36,13 @@ struct UnixHTTPClient: Sendable {
         }
     }
 
-    /// GETs `target` and passes each body chunk of the 2xx answer to `onChunk`, for as
+    /// GETs `target`, calls `onSubscribed` once the 2xx head is in, and passes each body chunk to `onChunk`, for as
     /// long as the daemon sends. Never returns normally: it throws when the stream
     /// ends, when `onChunk` throws, or when the calling task is cancelled.
-    func stream(_ target: String, onChunk: (ByteBuffer) throws -> Void) async throws {
+    func stream(_ target: String, onSubscribed: () -> Void = {}, onChunk: (ByteBuffer) throws -> Void) async throws {
         let request = Self.describe(target)
         try await exchange(target) { parts in
+            onSubscribed()
             while let part = try await parts.next() {
                 switch part {
                 case .body(let chunk): try onChunk(chunk)

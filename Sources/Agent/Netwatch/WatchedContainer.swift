@@ -30,4 +30,6 @@ enum RuntimeEvent: Sendable, Equatable {
     /// Something happened that can change whether, where or what the container
     /// exposes: inspect it (or list again) to learn its new state.
     case containerChanged(id: String, action: String)
+    /// The runtime accepted the events subscription (its answer's head arrived).
+    case subscribed
 }

@@ -34,6 +34,7 @@ final class ConnectionRouter: Sendable {
         var (log, _) = ConnectionID.tagged(logger)
         guard let peer = PeerCredentials.of(fd: client) else {
             log.warning("connection without peer credentials; closed")
+            RouterMetrics.connections("no_credentials").increment()
             close(client)
             return
         }
@@ -45,10 +46,12 @@ final class ConnectionRouter: Sendable {
         case .admitted:
             break
         case .userFull:
+            countOverLimit(peer.uid)
             answerOverLimit(client, log: log, status: .tooManyRequests,
                             message: "bulkhead router: uid \(peer.uid) already has \(limiter.perUser) open connections (router.max_connections_per_user)")
             return
         case .allFull:
+            countOverLimit(peer.uid)
             answerOverLimit(client, log: log, status: .serviceUnavailable,
                             message: "bulkhead router: \(limiter.total) connections are open, the most it serves at once (router.max_connections); try again")
             return
@@ -56,27 +59,39 @@ final class ConnectionRouter: Sendable {
         let limiter = self.limiter
         // A refused connection keeps its slot until its answer is done, so refusals
         // count against the same limits as relayed connections.
-        let release: @Sendable () -> Void = { limiter.release(peer.uid) }
+        RouterMetrics.active.increment()
+        let release: @Sendable () -> Void = { limiter.release(peer.uid); RouterMetrics.active.decrement() }
         let upstream: Int32
         do {
             upstream = try helper.connectUserDockerSocket(uid: peer.uid, client: client)
         } catch let refusal as Refusal {
             log.warning("refused", metadata: ["code": .stringConvertible(refusal.code), "reason": "\(refusal.message)"])
+            RouterMetrics.connections("refused").increment()
+            RouterMetrics.userRefusals(uid: peer.uid, reason: refusal.code.description).increment()
             HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)",
                                        group: group, onClosed: release)
             return
         } catch {
             log.error("helper unavailable", metadata: ["error": "\(error)"])
+            RouterMetrics.connections("helper_unavailable").increment()
             HTTPErrorResponder.respond(on: client, status: .badGateway, message: "bulkhead router: the privileged helper is unavailable",
                                        group: group, onClosed: release)
             return
         }
         log.debug("relaying")
         let connectionLog = log
+        RouterMetrics.connections("relayed").increment()
         Relay.start(client: client, upstream: upstream, group: group) { totals in
             release()
+            RouterMetrics.bytes("to_daemon").increment(by: Int64(totals.fromClient))
+            RouterMetrics.bytes("to_client").increment(by: Int64(totals.toClient))
             connectionLog.info("connection closed", metadata: totals.metadata(since: started))
         }
+    }
+
+    private func countOverLimit(_ uid: UInt32) {
+        RouterMetrics.connections("over_limit").increment()
+        RouterMetrics.userRefusals(uid: uid, reason: "over_limit").increment()
     }
 
     /// Answers from the small overflow pool, or closes at once when it is empty.

@@ -20,9 +20,12 @@ struct RouterService: Service {
 
     func run() async throws {
         let listener = try helper.bindUnixListener(ListenerName("router")!)  // already listening
+        RouterMetrics.prepare()
         let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
         let acceptor = AcceptLoop(listener: listener, logger: logger) { router.route($0) }
         acceptor.start()
+        StatusBoard.shared.set("router", "listener", healthy: true, state: "listening")
+        StatusBoard.shared.facts("router") { ["open_connections": .count(router.liveConnections)] }
         logger.notice("listening", metadata: [
             "listen": "\(config.listen)", "user_socket": "\(config.userSocket)", "root_policy": "\(config.rootPolicy.rawValue)",
             "max_connections_per_user": .stringConvertible(config.maxConnectionsPerUser), "max_connections": .stringConvertible(config.maxConnections),

@@ -38,6 +38,16 @@ final class HelperClient: Sendable {
         try requireFD(try call(.connectUpstream(name: name)), for: "connectUpstream(\(name))")
     }
 
+    /// The accept channel of TCP listener `name`: one accepted connection per record.
+    func bindTCPListener(_ name: ListenerName) throws -> Int32 {
+        try requireFD(try call(.bindTCPListener(name: name)), for: "bindTCPListener(\(name))")
+    }
+
+    /// What the helper has granted and refused since it started (for /metrics).
+    func counters() throws -> HelperCounters {
+        try HelperCounters.decode(try call(.helperCounters).0)
+    }
+
     private func requireFD(_ result: ([UInt8], Int32), for what: String) throws -> Int32 {
         guard result.1 >= 0 else { throw Refusal(.systemError, "helper answered \(what) without a socket") }
         return result.1

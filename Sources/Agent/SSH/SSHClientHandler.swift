@@ -34,6 +34,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         let bridge = SSHBridge(id: id, handler: NIOLoopBound(self, eventLoop: context.eventLoop), wake: { [link] in link.wake() })
         self.bridge = bridge
+        SSHMetrics.channelsActive(link.target.name).increment()
         link.open(bridge)
         context.fireChannelActive()
     }
@@ -56,6 +57,10 @@ final class SSHClientHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         bridge?.clientGone()
         bridge = nil
+        let remote = link.target.name
+        SSHMetrics.channelsActive(remote).decrement()
+        SSHMetrics.bytes(remote, "to_daemon").increment(by: Int64(totals.fromClient))
+        SSHMetrics.bytes(remote, "to_client").increment(by: Int64(totals.toClient))
         logger.info("connection closed", metadata: totals.metadata(since: started).merging(["transport": "\(transport)"]) { a, _ in a })
         context.fireChannelInactive()
     }
@@ -75,7 +80,10 @@ final class SSHClientHandler: ChannelDuplexHandler {
         }
     }
 
-    func opened(_ transport: ResolvedTransport) { self.transport = transport.rawValue }
+    func opened(_ transport: ResolvedTransport) {
+        self.transport = transport.rawValue
+        SSHMetrics.channels(link.target.name, "opened").increment()
+    }
 
     func write(_ buffer: ByteBuffer) {
         guard let context, let bridge else { return }
@@ -93,6 +101,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
 
     func refuse(_ error: SSHError) {
         logger.warning("cannot reach the remote daemon", metadata: ["error": "\(error)"])
+        SSHMetrics.channels(link.target.name, "refused").increment()
         guard let context, !wroteResponse else { return abort(error) }
         wroteResponse = true
         // The docker CLI prints the JSON message as "Error response from daemon: ...".

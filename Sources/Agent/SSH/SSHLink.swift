@@ -37,7 +37,17 @@ final class SSHLink: Sendable {
 
     deinit { close(wakeFD) }
 
-    func start() { BlockingThread { [self] in run() }.start() }
+    func start() {
+        SSHMetrics.prepare(target.name)
+        report(up: false, state: "connecting", detail: nil)
+        BlockingThread { [self] in run() }.start()
+    }
+
+    /// The link's state for /status and /healthz, and its `bulkhead_ssh_link_up`.
+    private func report(up: Bool, state: String, detail: String?) {
+        SSHMetrics.linkUp(target.name).set(to: up ? 1 : 0)
+        StatusBoard.shared.set("ssh", "link \(target.name)", healthy: up, state: state, detail: detail)
+    }
 
     /// Stops the thread: open channels are closed, the SSH connection is ended.
     func stop() async {
@@ -72,6 +82,7 @@ final class SSHLink: Sendable {
 
     private func run() {
         var attempt = 0
+        var wasUp = false
         var lastAttempt = ContinuousClock.now
         while !isStopping {
             lastAttempt = .now
@@ -84,19 +95,25 @@ final class SSHLink: Sendable {
                     "transport": "\(transport.rawValue)", "why": "\(note)",
                 ])
                 attempt = 0
+                if wasUp { SSHMetrics.reconnects(target.name).increment() }
+                wasUp = true
+                report(up: true, state: "up", detail: "\(target.display) over \(transport.rawValue)")
                 guard let reason = serve(session, transport: transport) else { break }
                 failure = reason
                 logger.warning("link down", metadata: ["error": "\(reason)"])
             } catch {
                 failure = error
+                SSHMetrics.connectFailures(target.name).increment()
                 logger.error("cannot connect", metadata: ["error": "\(error)"])
             }
+            report(up: false, state: "down", detail: "\(failure)")
             attempt += 1
             let delay = min(Self.maxBackoff, 0.5 * pow(2, Double(min(attempt - 1, 10))))
             refuseWaiting(.linkDown(detail: "\(failure); retrying in \(Int(delay.rounded(.up)))s"))
             waitForRetry(delay: delay, lastAttempt: lastAttempt, failure: failure)
         }
         refuseWaiting(.linkDown(detail: "the proxy is shutting down"))
+        report(up: false, state: "stopped", detail: nil)
         logger.notice("link stopped")
         stoppedSignal.signal()
     }
