@@ -40,6 +40,9 @@ source "$here/lib.sh"
 BIN=${BULKHEAD_BIN_DIR:?set BULKHEAD_BIN_DIR to the build directory}
 ROOT=$(cd "$here/../.." && pwd)
 TESTNET=$ROOT/scripts/i2p-testnet.sh
+METRICS_PORT=19743
+# The agent's /healthz is 200 and names no failing service (the i2p sessions are up).
+healthy() { [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/healthz")" = 200 ]; }
 CANARY=$ROOT/scripts/i2p-canary.sh
 TESTENV=$ROOT/scripts/testenv.sh
 SAM_PY=$here/i2p_sam.py
@@ -110,6 +113,8 @@ i2p:
   converge_interval: ${CONVERGE}s
   plugin_socket: $PLUGIN_SOCK
   docker_socket: $ROOTFUL
+metrics:
+  listen: 127.0.0.1:$METRICS_PORT
 YAML
   chmod 644 "$WORK/i2p.yaml"
 }
@@ -451,6 +456,9 @@ outbound_ok() { [ "$(dk exec "$WEB" timeout 30 wget -qO- "http://$SVC/peer" 2>/d
 check "OUTBOUND: web fetches http://$SVC/peer (no proxy settings) and the service saw web's OUTBOUND address" wait_for 120 outbound_ok
 saw=$(dk exec "$WEB" timeout 30 wget -qO- "http://$SVC/peer" 2>&1)
 check_eq "OUTBOUND: the service saw $B32_WEB_OUT" "$B32_WEB_OUT" "$saw"
+check "/healthz: 200 once the sessions are up" wait_for 60 healthy
+check_contains "bulkhead-agent status: i2p ok, with its sessions" "sessions_up=" \
+  "$("$BIN/bulkhead-agent" status --listen "127.0.0.1:$METRICS_PORT" 2>&1)"
 check "OUTBOUND: not web's service address" test "$saw" != "$B32_WEB"
 # One attempt, as a user would type it: the new container's first connection waits for
 # its identity and its outbound session (tens of seconds), it is not reset.
@@ -490,6 +498,7 @@ check "one bhi link per running plugin container after those" wait_for $((CONVER
 echo "== 5a. restart router 1's i2pd (the plugin's SAM bridge), keys kept"
 check "$TESTNET restart 1" with_timeout 240 "$TESTNET" restart 1
 after_fault "i2pd restart"
+check "/healthz: 200 again after the i2pd restart (sessions re-created)" wait_for 90 healthy
 
 echo "== 5b. kill -9 the agent"
 old=$(agent_pid)

@@ -18,6 +18,20 @@ struct I2PService: Service {
 
     struct Unusable: Error, CustomStringConvertible { var description: String }
 
+    /// The sessions' check for /healthz: failing while any session is retrying (the SAM
+    /// bridge is down or refuses), with the first reason; starting sessions do not fail it.
+    static func report(_ containers: [I2PContainerStatus]) {
+        let sessions = containers.flatMap { [$0.outbound] + $0.services }
+        let retrying = sessions.filter { $0.state == "retrying" }
+        let up = sessions.filter { $0.state == "up" }.count
+        if let first = retrying.first {
+            StatusBoard.shared.set("i2p", "sessions", healthy: false, state: "retrying", detail: "\(retrying.count) retrying: \(first.detail ?? "no reason given")")
+        } else {
+            StatusBoard.shared.set("i2p", "sessions", healthy: true, state: "ok")
+        }
+        StatusBoard.shared.facts("i2p") { ["containers": .count(containers.count), "sessions": .count(sessions.count), "sessions_up": .count(up)] }
+    }
+
     func run() async throws {
         let store = PluginStore(directory: settings.stateDir)
         for problem in try store.load() { logger.warning("state file ignored", metadata: ["problem": "\(problem)"]) }
@@ -62,6 +76,7 @@ struct I2PService: Service {
             "subnets": "\(settings.subnets.joined(separator: ","))", "fake_pool": "\(settings.fakePool)", "names": "\(pool.count)",
         ])
 
+        StatusBoard.shared.set("i2p", "plugin", healthy: true, state: "listening")
         let status = I2PStatusWriter(path: settings.stateDir + "/status.json", logger: logger)
         let store2 = store
         await cancelWhenGracefulShutdown {
@@ -73,7 +88,9 @@ struct I2PService: Service {
                 tasks.addTask {
                     var sinceConverge: Double = 0
                     while !Task.isCancelled {
-                        status.write(I2PStatus(endpoints: store2.endpoints, containers: sessions.snapshot()))
+                        let snapshot = sessions.snapshot()
+                        status.write(I2PStatus(endpoints: store2.endpoints, containers: snapshot))
+                        Self.report(snapshot)
                         try? await Task.sleep(for: Self.statusEvery)
                         sinceConverge += 2
                         guard sinceConverge >= interval else { continue }
