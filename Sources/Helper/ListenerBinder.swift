@@ -125,10 +125,10 @@ final class ListenerBinder {
         }
     }
 
-    /// Closes every kept socket and removes the files this helper created.
-    /// Whether the Unix listener `name` has been bound (it stays bound until `closeAll`).
-    func isBound(_ name: ListenerName) -> Bool { bound[name] != nil }
+    /// Whether listener `name` has been bound, Unix or TCP (it stays bound until `closeAll`).
+    func isBound(_ name: ListenerName) -> Bool { bound[name] != nil || tcp.owns(name) }
 
+    /// Closes every kept socket and removes the files this helper created.
     func closeAll() {
         for fd in bound.values { close(fd) }
         bound.removeAll()

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// When systemd may call the service started (READY=1): the agent has said hello and
-/// every Unix listener its enabled services ask the helper for is bound. `listeners:`
+/// every listener its enabled services ask the helper for is bound (metrics.listen too). `listeners:`
 /// entries are not awaited (no service asks for them), nor are ssh sockets the agent
 /// binds itself because their directory belongs to agent.user (`OwnUnixSocket`).
 struct ServiceReadiness {
@@ -16,6 +16,7 @@ struct ServiceReadiness {
         if config.enabledRouter != nil { names.append("router") }
         if config.enabledAudit != nil { names.append("audit") }
         if config.enabledI2P != nil { names.append("i2p-plugin") }
+        if config.enabledMetrics != nil { names.append(ListenerName.metrics.rawValue) }
         for remote in config.enabledSSHRemotes where !Self.directory(of: remote.localSocket, isOwnedBy: agentUID) {
             names.append(remote.listenerName)
         }

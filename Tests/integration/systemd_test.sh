@@ -92,6 +92,8 @@ ssh:
 netwatch:
   runtime_api: /run/host-docker.sock
   watch_network: bridge
+metrics:
+  listen: 127.0.0.1:9741
 YAML
 if ! boot; then
   fail "the root boots to running" "$(tail -n 20 "$BOOTLOG")"; summary; exit 1
@@ -113,6 +115,11 @@ services_serve() {  # label
   check_contains "$1: router answers a user without a rootless daemon with its error" "no rootless Docker daemon for uid 65534" "$out"
   check "$1: ssh socket exists" in_ct test -S /run/bulkhead/t1.sock
   check "$1: audit proxy relays to the host's dockerd" in_ct docker -H unix:///run/bulkhead/audit.sock version
+  # Nothing listens at the ssh remote's 127.0.0.1:1: status must name ssh, and only ssh.
+  out=$(in_ct bulkhead-agent status --config /etc/bulkhead/bulkhead.yaml 2>&1)
+  check_contains "$1: bulkhead-agent status under the unit names ssh failing" "FAILING: ssh" "$out"
+  check_contains "$1: ... with the link's reason" "link t1: " "$out"
+  check "$1: ... and the router, audit and netwatch ok" sh -c "printf '%s\n' \"\$0\" | grep -q '^router *ok' && printf '%s\n' \"\$0\" | grep -q '^audit *ok' && printf '%s\n' \"\$0\" | grep -q '^netwatch *ok'" "$out"
 }
 
 # A container that prints a synthetic secret; `docker logs` through the proxy is audited.

@@ -35,6 +35,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
         let bridge = SSHBridge(id: id, handler: NIOLoopBound(self, eventLoop: context.eventLoop), wake: { [link] in link.wake() })
         self.bridge = bridge
         SSHMetrics.channelsActive(link.target.name).increment()
+        link.openConnections.add(1, ordering: .relaxed)
         link.open(bridge)
         context.fireChannelActive()
     }
@@ -59,6 +60,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
         bridge = nil
         let remote = link.target.name
         SSHMetrics.channelsActive(remote).decrement()
+        link.openConnections.subtract(1, ordering: .relaxed)
         SSHMetrics.bytes(remote, "to_daemon").increment(by: Int64(totals.fromClient))
         SSHMetrics.bytes(remote, "to_client").increment(by: Int64(totals.toClient))
         logger.info("connection closed", metadata: totals.metadata(since: started).merging(["transport": "\(transport)"]) { a, _ in a })

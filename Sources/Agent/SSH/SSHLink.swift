@@ -14,6 +14,8 @@ final class SSHLink: Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let stoppedSignal = DispatchSemaphore(value: 0)
+    /// Client connections open on this remote's local socket, for /status.
+    let openConnections = Atomic<Int>(0)
 
     private struct Inbox {
         var opens: [SSHBridge] = []

@@ -44,6 +44,8 @@ struct SSHService: Service {
             await stop(servers)
             throw error
         }
+        let links = servers.map(\.1)
+        StatusBoard.shared.facts("ssh") { ["open_connections": .count(links.reduce(0) { $0 + $1.openConnections.load(ordering: .relaxed) })] }
         try? await gracefulShutdown()
         await stop(servers)
         logger.notice("stopped")
