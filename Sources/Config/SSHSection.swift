@@ -51,23 +51,28 @@ public struct SSHRemote: Codable, Equatable, Sendable {
     /// Mode and group of the local socket.
     public var mode: String
     public var group: String
+    /// SSH connections the remote may get at once. One carries everything; another is
+    /// opened only when the server refuses a session on the ones there are (sshd's
+    /// MaxSessions caps the session channels dial-stdio uses, 10 by default).
+    public var maxSSHConnections: Int
 
     public init(
         name: String, localSocket: String, sshUser: String, sshHost: String, sshKeyPath: String = "",
         remoteSocket: String = "/var/run/docker.sock", timeout: String = "10s", knownHosts: String = "/etc/bulkhead/ssh_known_hosts",
         hostKey: String = "", transport: SSHTransport = .auto, keepalive: String = "15s", sshAgentSocket: String = "",
-        mode: String = "0660", group: String = "root"
+        mode: String = "0660", group: String = "root", maxSSHConnections: Int = 8
     ) {
         self.name = name; self.localSocket = localSocket; self.sshUser = sshUser; self.sshHost = sshHost
         self.sshKeyPath = sshKeyPath; self.remoteSocket = remoteSocket; self.timeout = timeout; self.knownHosts = knownHosts
         self.hostKey = hostKey; self.transport = transport; self.keepalive = keepalive; self.sshAgentSocket = sshAgentSocket
-        self.mode = mode; self.group = group
+        self.mode = mode; self.group = group; self.maxSSHConnections = maxSSHConnections
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, timeout, transport, keepalive, mode, group
         case localSocket = "local_socket", sshUser = "ssh_user", sshHost = "ssh_host", sshKeyPath = "ssh_key_path"
         case remoteSocket = "remote_socket", knownHosts = "known_hosts", hostKey = "host_key", sshAgentSocket = "ssh_agent_socket"
+        case maxSSHConnections = "max_ssh_connections"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +92,7 @@ public struct SSHRemote: Codable, Equatable, Sendable {
         sshAgentSocket = try c.decodeIfPresent(String.self, forKey: .sshAgentSocket) ?? d.sshAgentSocket
         mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? d.mode
         group = try c.decodeIfPresent(String.self, forKey: .group) ?? d.group
+        maxSSHConnections = try c.decodeIfPresent(Int.self, forKey: .maxSSHConnections) ?? d.maxSSHConnections
     }
 
     /// The helper's listener name for this remote's local socket.

@@ -33,6 +33,9 @@ enum SSHValidator {
             if let t = DurationText.seconds(remote.timeout), (0.1...300).contains(t) {} else {
                 problems.append("\(key).timeout \(remote.timeout.debugDescription) must be a duration from 100ms to 300s, e.g. 10s")
             }
+            if !(1...64).contains(remote.maxSSHConnections) {
+                problems.append("\(key).max_ssh_connections must be 1...64")
+            }
             if let t = DurationText.seconds(remote.keepalive), (1...3600).contains(t) {} else {
                 problems.append("\(key).keepalive \(remote.keepalive.debugDescription) must be a duration from 1s to 1h, e.g. 15s")
             }

@@ -275,6 +275,46 @@ case_logs_follow nosl "$NOSL"
 run_check nosl --config "$W/bulkhead.yaml"
 check_contains "ssh check nosl reports dial-stdio" "transport: dial-stdio" "$out"
 
+echo "== 8b2. $FANOUT concurrent clients on dial-stdio: sshd's MaxSessions (10) per connection"
+# Each client is an SSH session here, and sshd refuses the 11th on one connection: the
+# proxy must open more connections (at most ceil($FANOUT / 10)), and no client may fail.
+mkdir -p "$W/fan"
+fan_pids=()
+for i in $(seq 1 "$FANOUT"); do
+  with_timeout 120 docker -H "unix://$NOSL" ps >"$W/fan/$i.out" 2>&1 &
+  fan_pids+=($!)
+done
+fan_fail=0
+for p in "${fan_pids[@]}"; do wait "$p" || fan_fail=$((fan_fail + 1)); done
+check_eq "all $FANOUT concurrent docker ps through nosl succeed" 0 "$fan_fail"
+[ "$fan_fail" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
+nosl_conns=$(established_to 2223)
+echo "      SSH connections to 2223 after the burst: $nosl_conns"
+check "more than one SSH connection was opened (sshd refused sessions on the first)" test "$nosl_conns" -gt 1
+check "at most ceil($FANOUT / 10) = $(( (FANOUT + 9) / 10 )) SSH connections" test "$nosl_conns" -le $(( (FANOUT + 9) / 10 ))
+check_contains "sshd logged the refused sessions (no more sessions)" "no more sessions" "$(cat "$RUN/sshd-2223.log")"
+check_contains "the agent logged the move to another connection" "client moved to another SSH connection" "$(cat "$HELPER_LOG")"
+rm -rf "$W/fan"
+# docker-py (PyPI, pinned in scripts/bench-python.sh) with a 20-connection pool, 100 calls
+# from 20 threads: the client library a Python user has, against the same limit.
+venv_bin=$(bash "$here/../../scripts/bench-python.sh" 2>"$W/venv.log")
+if [ -z "$venv_bin" ]; then
+  fail "docker-py is available" "$(tail -n 5 "$W/venv.log")"
+else
+  out=$(with_timeout 180 "$venv_bin/python" - "$NOSL" <<'PY' 2>&1
+import concurrent.futures, sys, docker
+client = docker.DockerClient(base_url="unix://" + sys.argv[1], max_pool_size=20, timeout=60)
+def call(i):
+    return len(client.containers.list(all=True)) >= 0 and client.ping()
+with concurrent.futures.ThreadPoolExecutor(20) as pool:
+    results = list(pool.map(call, range(100)))
+print("ok", sum(results), "failed", len(results) - sum(results))
+PY
+)
+  check_eq "docker-py: 100 calls from 20 threads, none failed" "ok 100 failed 0" "$(tail -n 1 <<<"$out")"
+fi
+check "at most ceil($FANOUT / 10) SSH connections after docker-py too" test "$(established_to 2223)" -le $(( (FANOUT + 9) / 10 ))
+
 echo "== 8c. sshd killed mid-stream"
 dk "$LAB" rm -f bh-ssh-kill >/dev/null 2>&1
 dk "$LAB" run -d --name bh-ssh-kill "$IMAGE" sh -c 'while :; do echo tick; sleep 0.5; done' >/dev/null

@@ -7,6 +7,9 @@ enum SSHMetrics {
     static func linkUp(_ remote: String) -> Prometheus.Gauge {
         registry.makeGauge(descriptor: .named("bulkhead_ssh_link_up", "1 while the remote's SSH connection is up, else 0."), labels: [("remote", remote)])
     }
+    static func connectionsOpen(_ remote: String) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: .named("bulkhead_ssh_connections_open", "SSH connections to the remote that are up (more than 1 only when the server capped sessions per connection)."), labels: [("remote", remote)])
+    }
     static func reconnects(_ remote: String) -> Prometheus.Counter {
         registry.makeCounter(descriptor: .named("bulkhead_ssh_reconnects_total", "Times the remote's SSH connection came up again after it was lost."), labels: [("remote", remote)])
     }
@@ -26,7 +29,7 @@ enum SSHMetrics {
 
     /// The remote's series, at zero, so that a scrape sees them before the first connection.
     static func prepare(_ remote: String) {
-        _ = (linkUp(remote), reconnects(remote), connectFailures(remote), channelsActive(remote))
+        _ = (linkUp(remote), connectionsOpen(remote), reconnects(remote), connectFailures(remote), channelsActive(remote))
         for outcome in ["opened", "refused"] { _ = channels(remote, outcome) }
         for direction in ["to_daemon", "to_client"] { _ = bytes(remote, direction) }
     }

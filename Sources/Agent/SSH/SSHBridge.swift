@@ -12,7 +12,8 @@ final class SSHBridge: Sendable {
 
     let id: UInt64
     private let handler: NIOLoopBound<SSHClientHandler>
-    private let wake: @Sendable () -> Void
+    /// Wakes the link that carries this client (another link if it was moved).
+    private let wakeLink: Mutex<@Sendable () -> Void>
     private let shared = Mutex(Shared())
 
     private struct Shared {
@@ -26,9 +27,18 @@ final class SSHBridge: Sendable {
         var linkWaitingForClient = false
     }
 
-    init(id: UInt64, handler: NIOLoopBound<SSHClientHandler>, wake: @escaping @Sendable () -> Void) {
-        self.id = id; self.handler = handler; self.wake = wake
+    init(id: UInt64, handler: NIOLoopBound<SSHClientHandler>) {
+        self.id = id; self.handler = handler
+        wakeLink = Mutex({})
     }
+
+    /// Hands the client to a link's thread: from now on, client events wake that link.
+    func carry(by wake: @escaping @Sendable () -> Void) {
+        wakeLink.withLock { $0 = wake }
+        wake()
+    }
+
+    private func wake() { wakeLink.withLock { $0 }() }
 
     private var loop: any EventLoop { handler.eventLoop }
 
@@ -119,6 +129,11 @@ final class SSHBridge: Sendable {
     func refuse(_ error: SSHError) { onLoop { $0.refuse(error) } }
     /// The SSH connection died under an open channel.
     func abort(_ error: SSHError) { onLoop { $0.abort(error) } }
+
+    /// Runs `body` on the client's event loop after `seconds` (a bounded wait for a session).
+    func after(seconds: Double, _ body: @escaping @Sendable () -> Void) {
+        loop.scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { body() }
+    }
 
     private func onLoop(_ body: @escaping @Sendable (SSHClientHandler) -> Void) {
         let handler = self.handler

@@ -7,7 +7,9 @@ import NIOCore
 /// opens it, then moves bytes between it and the client's bridge, within the SSH
 /// windows in both directions, and forwards half-closes.
 final class SSHChannelPump {
-    enum Phase { case opening, executing, open, done }
+    /// `sessionRefused`: the server refused the dial-stdio session channel; the link
+    /// decides next (`handOff` to another SSH connection, or `refuseSession`).
+    enum Phase { case opening, executing, open, sessionRefused, done }
 
     let bridge: SSHBridge
     private let session: SSHSession
@@ -20,6 +22,7 @@ final class SSHChannelPump {
     private var eofDelivered = false
     private var goneSince: ContinuousClock.Instant?
     private var remoteStderr: [UInt8] = []
+    private var sessionRefusal = ""
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
 
@@ -45,7 +48,7 @@ final class SSHChannelPump {
             open()
             return phase == .open  // the client may have sent its request already
         case .open: return pump()
-        case .done: return false
+        case .sessionRefused, .done: return false
         }
     }
 
@@ -82,6 +85,12 @@ final class SSHChannelPump {
                 ssh_channel_free(channel); channel = nil
                 transport = .dialStdio
                 return open()
+            }
+            if transport == .dialStdio, phase == .opening {
+                sessionRefusal = detail
+                ssh_channel_free(channel); channel = nil
+                phase = .sessionRefused
+                return
             }
             return fail(transport == .streamlocal
                 ? .daemonUnreachable(socket: session.target.remoteSocket, detail: detail)
@@ -167,6 +176,17 @@ final class SSHChannelPump {
             guard n > 0 else { return }
             if remoteStderr.count < 4096 { remoteStderr += scratch[0..<Int(n)] }
         }
+    }
+
+    /// Whether this channel is, or is becoming, one of the connection's sessions.
+    var holdsSession: Bool { transport == .dialStdio && (phase == .opening || phase == .executing || phase == .open) }
+
+    /// Another SSH connection carries the client now: this pump lets go without a word to it.
+    func handOff() { phase = .done }
+
+    /// No other connection can take the client: it gets the server's refusal.
+    func refuseSession() {
+        fail(.channelFailed(detail: "dial-stdio: the server refused a session: \(sessionRefusal)"))
     }
 
     private func fail(_ error: SSHError) {

@@ -8,7 +8,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let link: SSHLink
+    private let link: SSHRemoteLinks
     private let id: UInt64
     private let logger: Logger
     private var context: ChannelHandlerContext?
@@ -22,7 +22,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     private var totals = Relay.Totals(fromClient: 0, toClient: 0)
     private let started = ContinuousClock.now
 
-    init(link: SSHLink, id: UInt64, logger: Logger) {
+    init(link: SSHRemoteLinks, id: UInt64, logger: Logger) {
         self.link = link; self.id = id
         var logger = logger
         logger[metadataKey: "conn"] = .stringConvertible(id)
@@ -32,7 +32,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
-        let bridge = SSHBridge(id: id, handler: NIOLoopBound(self, eventLoop: context.eventLoop), wake: { [link] in link.wake() })
+        let bridge = SSHBridge(id: id, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
         self.bridge = bridge
         SSHMetrics.channelsActive(link.target.name).increment()
         link.openConnections.add(1, ordering: .relaxed)

@@ -4,18 +4,31 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One remote: a single SSH connection, owned by a dedicated thread (libssh is
-/// blocking and its sessions are single-threaded), carrying one channel per client
-/// connection. It reconnects with backoff when the connection drops; meanwhile
-/// clients get an immediate, clear error instead of waiting.
+/// One SSH connection to a remote, owned by a dedicated thread (libssh is blocking
+/// and its sessions are single-threaded), carrying one channel per client connection.
+/// It reconnects with backoff when the connection drops; meanwhile clients get an
+/// immediate, clear error instead of waiting. A remote's first link is its primary
+/// (its state is the remote's health); `SSHRemoteLinks` adds more when the server
+/// refuses sessions.
 final class SSHLink: Sendable {
     let target: SSHTarget
+    /// 0 for the primary, then 1, 2... in the order they were opened.
+    let index: Int
     private let logger: Logger
+    /// What the link tells its remote's `SSHRemoteLinks`.
+    struct Events: Sendable {
+        /// A client whose session the server refused here; true when the remote took it back.
+        var sessionRefused: @Sendable (SSHBridge, SSHLink) -> Bool = { _, _ in false }
+        /// One of this link's sessions ended: there may be room for a waiting client.
+        var sessionFreed: @Sendable () -> Void = {}
+    }
+    private let events: Events
+    /// Session channels held now, and the most the server allowed at once (0: none refused yet).
+    private let sessions = Atomic<Int>(0)
+    private let sessionLimit = Atomic<Int>(0)
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let stoppedSignal = DispatchSemaphore(value: 0)
-    /// Client connections open on this remote's local socket, for /status.
-    let openConnections = Atomic<Int>(0)
 
     private struct Inbox {
         var opens: [SSHBridge] = []
@@ -28,10 +41,13 @@ final class SSHLink: Sendable {
     private static let maxBackoff = 30.0
     private static let clientRetryInterval = Duration.seconds(1)
 
-    init(target: SSHTarget, logger: Logger) {
+    init(target: SSHTarget, index: Int = 0, logger: Logger, events: Events = Events()) {
         self.target = target
+        self.index = index
+        self.events = events
         var logger = logger
         logger[metadataKey: "remote"] = "\(target.name)"
+        if index > 0 { logger[metadataKey: "ssh_connection"] = .stringConvertible(index + 1) }
         self.logger = logger
         wakeFD = bh_eventfd()
         precondition(wakeFD >= 0, "eventfd failed")
@@ -40,15 +56,22 @@ final class SSHLink: Sendable {
     deinit { close(wakeFD) }
 
     func start() {
-        SSHMetrics.prepare(target.name)
         report(up: false, state: "connecting", detail: nil)
         BlockingThread { [self] in run() }.start()
     }
 
-    /// The link's state for /status and /healthz, and its `bulkhead_ssh_link_up`.
+    /// The primary's state is the remote's, for /status, /healthz and `bulkhead_ssh_link_up`.
     private func report(up: Bool, state: String, detail: String?) {
+        guard index == 0 else { return }
         SSHMetrics.linkUp(target.name).set(to: up ? 1 : 0)
         StatusBoard.shared.set("ssh", "link \(target.name)", healthy: up, state: state, detail: detail)
+    }
+
+    /// Whether a new client should be given to this link: no session refused here yet,
+    /// or fewer sessions (held and queued) than the server allowed.
+    var hasRoom: Bool {
+        let limit = sessionLimit.load(ordering: .relaxed)
+        return limit == 0 || sessions.load(ordering: .relaxed) + inbox.withLock { $0.opens.count } < limit
     }
 
     /// Stops the thread: open channels are closed, the SSH connection is ended.
@@ -60,10 +83,10 @@ final class SSHLink: Sendable {
         }
     }
 
-    /// Hands a new client to the link's thread.
+    /// Hands a client to the link's thread.
     func open(_ bridge: SSHBridge) {
         inbox.withLock { $0.opens.append(bridge) }
-        signal()
+        bridge.carry { [self] in wake() }
     }
 
     /// Wakes the link's thread (new client bytes, a half-close, room on a client).
@@ -100,7 +123,10 @@ final class SSHLink: Sendable {
                 if wasUp { SSHMetrics.reconnects(target.name).increment() }
                 wasUp = true
                 report(up: true, state: "up", detail: "\(target.display) over \(transport.rawValue)")
-                guard let reason = serve(session, transport: transport) else { break }
+                SSHMetrics.connectionsOpen(target.name).increment()
+                let reason = serve(session, transport: transport)
+                SSHMetrics.connectionsOpen(target.name).decrement()
+                guard let reason else { break }
                 failure = reason
                 logger.warning("link down", metadata: ["error": "\(reason)"])
             } catch {
@@ -185,7 +211,10 @@ final class SSHLink: Sendable {
                     logger.notice("transport switched", metadata: ["transport": "\(transport.rawValue)"])
                 }
             }
+            resolveRefusedSessions(pumps)
             pumps.removeAll { $0.phase == .done }
+            let held = pumps.filter(\.holdsSession).count
+            if sessions.exchange(held, ordering: .relaxed) > held { events.sessionFreed() }
             if activity.take() { busy = true }
             if ContinuousClock.now >= nextKeepalive {
                 _ = ssh_send_keepalive(session.raw)
@@ -194,6 +223,25 @@ final class SSHLink: Sendable {
             if !isConnected(session) {
                 reason = .linkDown(detail: closeReason(session))
                 return reason
+            }
+        }
+    }
+
+    /// A session refused while this connection holds others is the server's per-connection
+    /// cap (sshd's MaxSessions): remember it, and offer the client to another connection.
+    /// Refused with none held, it is a plain refusal, and the client is told.
+    private func resolveRefusedSessions(_ pumps: [SSHChannelPump]) {
+        for pump in pumps where pump.phase == .sessionRefused {
+            let held = pumps.filter(\.holdsSession).count
+            // The most seen at a refusal: a refusal that came before the server counted a
+            // just-closed session out must not lower it.
+            if held > 0 { _ = sessionLimit.max(held, ordering: .relaxed) }
+            if held > 0, events.sessionRefused(pump.bridge, self) {
+                logger.info("session refused; client moved to another SSH connection", metadata: [
+                    "conn": .stringConvertible(pump.bridge.id), "sessions_here": .stringConvertible(held)])
+                pump.handOff()
+            } else {
+                pump.refuseSession()
             }
         }
     }

@@ -43,6 +43,10 @@ struct SSHRemoteOptions: ParsableArguments {
     @Option(help: "Octal mode of the local socket.")
     var mode: String = "0660"
 
+    @Option(name: .customLong("max-ssh-connections"),
+            help: "SSH connections at most: another opens only when the server refuses a session (sshd MaxSessions).")
+    var maxSSHConnections: Int = 8
+
     /// The remotes to serve or check, validated like the config file's.
     func remotes(named names: [String] = []) throws -> [SSHRemote] {
         var remotes: [SSHRemote]
@@ -65,7 +69,7 @@ struct SSHRemoteOptions: ParsableArguments {
         let remote = SSHRemote(
             name: names.first ?? "remote", localSocket: localSocket ?? "/tmp/docker-proxy.sock", sshUser: sshUser, sshHost: sshHost,
             sshKeyPath: sshKey.map(Self.absolute) ?? "", remoteSocket: remoteSocket, timeout: timeout, knownHosts: Self.absolute(knownHosts),
-            hostKey: hostKey, transport: transport, keepalive: keepalive, mode: mode)
+            hostKey: hostKey, transport: transport, keepalive: keepalive, mode: mode, maxSSHConnections: maxSSHConnections)
         let problems = ConfigValidator.problems(in: BulkheadConfig(ssh: SSHSection(remotes: [remote])))
         guard problems.isEmpty else { throw ValidationError(problems.map { $0.replacingOccurrences(of: "ssh.remotes[0].", with: "") }.joined(separator: "\n")) }
         return [remote]

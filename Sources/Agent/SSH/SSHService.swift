@@ -17,11 +17,11 @@ struct SSHService: Service {
     let logger: Logger
 
     func run() async throws {
-        var servers: [(any Channel, SSHLink, ownPath: String?)] = []
+        var servers: [(any Channel, SSHRemoteLinks, ownPath: String?)] = []
         do {
             for remote in remotes {
                 let (fd, ownPath) = try listener(for: remote)
-                let link = SSHLink(target: SSHTarget(remote), logger: logger)
+                let link = SSHRemoteLinks(target: SSHTarget(remote), logger: logger)
                 link.start()
                 let logger = self.logger
                 let server = try await ServerBootstrap(group: group)
@@ -51,7 +51,7 @@ struct SSHService: Service {
         logger.notice("stopped")
     }
 
-    private func stop(_ servers: [(any Channel, SSHLink, ownPath: String?)]) async {
+    private func stop(_ servers: [(any Channel, SSHRemoteLinks, ownPath: String?)]) async {
         for (server, link, ownPath) in servers {
             try? await server.close()
             await link.stop()

@@ -14,6 +14,7 @@ struct SSHTarget: Sendable {
     var transport: SSHTransport
     var keepalive: Double
     var agentSocket: String
+    var maxConnections: Int
 
     /// `remote` must have passed ConfigValidator (the standalone proxy validates its flags the same way).
     init(_ remote: SSHRemote) {
@@ -28,6 +29,7 @@ struct SSHTarget: Sendable {
         transport = remote.transport
         keepalive = DurationText.seconds(remote.keepalive)!
         agentSocket = remote.sshAgentSocket
+        maxConnections = remote.maxSSHConnections
     }
 
     /// user@host:port, for messages.
