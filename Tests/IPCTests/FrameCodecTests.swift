@@ -21,6 +21,7 @@ final class FrameCodecTests: XCTestCase {
         .i2pLinkUp(endpoint: I2PEndpoint(key: EndpointKey("0123456789ab")!, address: IPv4Address("10.231.0.2")!, prefixLength: 24, gateway: IPv4Address("10.231.0.1")!)),
         .i2pLinkDown(key: EndpointKey("0123456789ab")!),
         .i2pConverge(endpoints: [I2PEndpoint(key: EndpointKey("27f6bcdf0af8")!, address: IPv4Address("10.231.4.9")!, prefixLength: 22, gateway: IPv4Address("10.231.4.1")!)], keepBase: true),
+        .helperCounters,
     ]
 
     func testEveryRequestTypeIsCovered() {
