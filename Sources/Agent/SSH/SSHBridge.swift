@@ -130,6 +130,18 @@ final class SSHBridge: Sendable {
     /// The SSH connection died under an open channel.
     func abort(_ error: SSHError) { onLoop { $0.abort(error) } }
 
+    /// How long this client may wait for a session: set by the first refusal, kept after.
+    private let waitDeadline = Mutex<NIODeadline?>(nil)
+
+    func sessionDeadline(orStart wait: TimeAmount) -> NIODeadline {
+        waitDeadline.withLock { deadline in
+            if let deadline { return deadline }
+            let new = NIODeadline.now() + wait
+            deadline = new
+            return new
+        }
+    }
+
     /// Runs `body` on the client's event loop after `seconds` (a bounded wait for a session).
     func after(seconds: Double, _ body: @escaping @Sendable () -> Void) {
         loop.scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { body() }

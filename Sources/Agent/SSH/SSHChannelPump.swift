@@ -180,6 +180,8 @@ final class SSHChannelPump {
 
     /// Whether this channel is, or is becoming, one of the connection's sessions.
     var holdsSession: Bool { transport == .dialStdio && (phase == .opening || phase == .executing || phase == .open) }
+    /// Whether the server has granted this channel its session.
+    var holdsGrantedSession: Bool { transport == .dialStdio && (phase == .executing || phase == .open) }
 
     /// Another SSH connection carries the client now: this pump lets go without a word to it.
     func handOff() { phase = .done }

@@ -17,8 +17,10 @@ final class SSHLink: Sendable {
     private let logger: Logger
     /// What the link tells its remote's `SSHRemoteLinks`.
     struct Events: Sendable {
-        /// A client whose session the server refused here; true when the remote took it back.
-        var sessionRefused: @Sendable (SSHBridge, SSHLink) -> Bool = { _, _ in false }
+        /// A client whose session the server refused here while this link holds others;
+        /// `full`: the link is at the server's limit (not merely waiting for sessions that
+        /// just ended to be counted out). True when the remote took the client.
+        var sessionRefused: @Sendable (_ bridge: SSHBridge, _ from: SSHLink, _ full: Bool) -> Bool = { _, _, _ in false }
         /// One of this link's sessions ended: there may be room for a waiting client.
         var sessionFreed: @Sendable () -> Void = {}
     }
@@ -67,12 +69,15 @@ final class SSHLink: Sendable {
         StatusBoard.shared.set("ssh", "link \(target.name)", healthy: up, state: state, detail: detail)
     }
 
-    /// Whether a new client should be given to this link: no session refused here yet,
-    /// or fewer sessions (held and queued) than the server allowed.
-    var hasRoom: Bool {
-        let limit = sessionLimit.load(ordering: .relaxed)
-        return limit == 0 || sessions.load(ordering: .relaxed) + inbox.withLock { $0.opens.count } < limit
-    }
+    /// The most sessions the server granted here before refusing one (0: none refused yet).
+    var learnedLimit: Int { sessionLimit.load(ordering: .relaxed) }
+
+    /// Sessions held and clients queued for one.
+    var load: Int { sessions.load(ordering: .relaxed) + inbox.withLock { $0.opens.count } }
+
+    /// Whether a new client should be given to this link, under the server's `limit`
+    /// per connection (0: not known yet).
+    func hasRoom(limit: Int) -> Bool { limit == 0 || load < limit }
 
     /// Stops the thread: open channels are closed, the SSH connection is ended.
     func stop() async {
@@ -179,6 +184,8 @@ final class SSHLink: Sendable {
         var busy = false
         var nextKeepalive = ContinuousClock.now + .milliseconds(Int(target.keepalive * 1000))
         var reason: SSHError?
+        /// When one of this connection's sessions last ended.
+        var lastSessionEnd: ContinuousClock.Instant?
         defer {
             for pump in pumps { pump.abort(reason ?? .linkDown(detail: "the proxy is shutting down")) }
             pumps.removeAll()
@@ -211,10 +218,13 @@ final class SSHLink: Sendable {
                     logger.notice("transport switched", metadata: ["transport": "\(transport.rawValue)"])
                 }
             }
-            resolveRefusedSessions(pumps)
+            resolveRefusedSessions(pumps, lastSessionEnd: lastSessionEnd)
             pumps.removeAll { $0.phase == .done }
             let held = pumps.filter(\.holdsSession).count
-            if sessions.exchange(held, ordering: .relaxed) > held { events.sessionFreed() }
+            if sessions.exchange(held, ordering: .relaxed) > held {
+                lastSessionEnd = .now
+                events.sessionFreed()
+            }
             if activity.take() { busy = true }
             if ContinuousClock.now >= nextKeepalive {
                 _ = ssh_send_keepalive(session.raw)
@@ -230,15 +240,21 @@ final class SSHLink: Sendable {
     /// A session refused while this connection holds others is the server's per-connection
     /// cap (sshd's MaxSessions): remember it, and offer the client to another connection.
     /// Refused with none held, it is a plain refusal, and the client is told.
-    private func resolveRefusedSessions(_ pumps: [SSHChannelPump]) {
+    /// The server counts a session out only once its close is done: a refusal within
+    /// this long after one of ours ended may be that lag, not the limit.
+    private static let sessionEndLag = Duration.milliseconds(500)
+
+    private func resolveRefusedSessions(_ pumps: [SSHChannelPump], lastSessionEnd: ContinuousClock.Instant?) {
+        let recentEnd = lastSessionEnd.map { ContinuousClock.now - $0 < Self.sessionEndLag } ?? false
         for pump in pumps where pump.phase == .sessionRefused {
-            let held = pumps.filter(\.holdsSession).count
-            // The most seen at a refusal: a refusal that came before the server counted a
-            // just-closed session out must not lower it.
-            if held > 0 { _ = sessionLimit.max(held, ordering: .relaxed) }
-            if held > 0, events.sessionRefused(pump.bridge, self) {
-                logger.info("session refused; client moved to another SSH connection", metadata: [
-                    "conn": .stringConvertible(pump.bridge.id), "sessions_here": .stringConvertible(held)])
+            let granted = pumps.filter(\.holdsGrantedSession).count
+            let full = granted > 0 && !recentEnd
+            // The most granted at a refusal: sessions the server has not counted out yet
+            // can make one refusal come early, never late.
+            if granted > 0 { _ = sessionLimit.max(granted, ordering: .relaxed) }
+            if granted > 0 || recentEnd, events.sessionRefused(pump.bridge, self, full) {
+                logger.info("session refused; client moved on", metadata: [
+                    "conn": .stringConvertible(pump.bridge.id), "sessions_here": .stringConvertible(granted), "at_limit": .stringConvertible(full)])
                 pump.handOff()
             } else {
                 pump.refuseSession()

@@ -17,6 +17,8 @@ final class SSHRemoteLinks: Sendable {
         var links: [SSHLink] = []
         /// Clients refused a session while every link was full, oldest first.
         var waiting: [SSHBridge] = []
+        /// The bound was met and said so in the log (once per remote).
+        var boundLogged = false
     }
     private let state = Mutex(State())
     /// Client connections open on the remote's local socket, for /status.
@@ -38,63 +40,91 @@ final class SSHRemoteLinks: Sendable {
         for link in state.withLock({ $0.links }) { await link.stop() }
     }
 
-    /// A new client: to the first link with room, or a new link when every link is
-    /// full and the bound allows, else the primary (which may refuse it and so queue it).
+    /// A new client: to the first link with room. With none (every link at the server's
+    /// limit), it waits like a refused client: a session may end first.
     func open(_ bridge: SSHBridge) {
-        guard let link = place(excluding: nil) ?? state.withLock({ $0.links.first }) else {
-            return bridge.refuse(.linkDown(detail: "the proxy is not started"))
-        }
-        link.open(bridge)
+        guard state.withLock({ !$0.links.isEmpty }) else { return bridge.refuse(.linkDown(detail: "the proxy is not started")) }
+        if let link = place(excluding: nil, mayOpen: false) { return link.open(bridge) }
+        wait(bridge)
     }
 
     private func makeLink(index: Int) -> SSHLink {
         let events = SSHLink.Events(
-            sessionRefused: { [weak self] bridge, from in self?.sessionRefused(bridge, from: from) ?? false },
+            sessionRefused: { [weak self] bridge, from, full in self?.sessionRefused(bridge, from: from, full: full) ?? false },
             sessionFreed: { [weak self] in self?.sessionFreed() })
         return SSHLink(target: target, index: index, logger: logger, events: events)
     }
 
-    /// From `refusing`'s thread: the server refused `bridge` a session there. Always takes it.
-    private func sessionRefused(_ bridge: SSHBridge, from refusing: SSHLink) -> Bool {
-        if let link = place(excluding: refusing) {
+    /// From `refusing`'s thread: the server refused `bridge` a session there. At the
+    /// server's limit, the client goes to another link with room; otherwise it waits.
+    /// Always takes the client.
+    private func sessionRefused(_ bridge: SSHBridge, from refusing: SSHLink, full: Bool) -> Bool {
+        if full, let link = place(excluding: refusing, mayOpen: false) {
             link.open(bridge)
-            return true
+        } else {
+            wait(bridge)
         }
-        let queued = state.withLock { s in s.waiting.append(bridge); return s.waiting.count }
-        if queued == 1 {
-            logger.notice("every SSH connection is at the server's session limit; clients wait for a session to end", metadata: [
-                "remote": "\(target.name)", "max_ssh_connections": .stringConvertible(target.maxConnections)])
-        }
-        bridge.after(seconds: target.timeout) { [weak self] in self?.giveUp(bridge) }
         return true
     }
 
-    /// From a link's thread: a session ended; the oldest waiting client takes its place.
-    private func sessionFreed() {
-        let next = state.withLock { s in s.waiting.isEmpty ? nil : s.waiting.removeFirst() }
-        guard let next else { return }
-        (place(excluding: nil) ?? state.withLock({ $0.links.first }))?.open(next)
+    /// Every `retryEvery` the client tries again, and may open a new link then: a new SSH
+    /// connection opens only for clients that found no session for that long. The first
+    /// session to end anywhere goes to the oldest waiting client at once. After the
+    /// remote's `timeout` the client is told why it gets no session.
+    static let retryEvery = 0.1
+
+    private func wait(_ bridge: SSHBridge) {
+        state.withLock { $0.waiting.append(bridge) }
+        let deadline = bridge.sessionDeadline(orStart: TimeAmount.milliseconds(Int64(target.timeout * 1000)))
+        bridge.after(seconds: Self.retryEvery) { [weak self] in self?.retry(bridge, deadline: deadline) }
     }
 
-    /// A client that waited `timeout` for a session is told why it gets none.
-    private func giveUp(_ bridge: SSHBridge) {
-        let wasWaiting = state.withLock { s in
-            guard let i = s.waiting.firstIndex(where: { $0 === bridge }) else { return false }
-            s.waiting.remove(at: i)
-            return true
+    private func retry(_ bridge: SSHBridge, deadline: NIODeadline) {
+        guard takeWaiting(bridge) else { return }  // a session that ended took it meanwhile
+        if NIODeadline.now() < deadline {
+            if let link = place(excluding: nil, mayOpen: true) { return link.open(bridge) }
+            return wait(bridge)
         }
-        guard wasWaiting else { return }
         bridge.refuse(.channelFailed(detail:
             "all \(target.maxConnections) SSH connections to \(target.name) are at the server's session limit (sshd MaxSessions); "
             + "no session ended within \(target.timeout)s (raise max_ssh_connections or MaxSessions)"))
     }
 
-    /// A link with room for one more session, opening a new one when all are full and
-    /// the bound allows; nil when there is none.
-    private func place(excluding refusing: SSHLink?) -> SSHLink? {
+    /// From a link's thread: a session ended; the oldest waiting client takes its place.
+    private func sessionFreed() {
+        guard let link = place(excluding: nil, mayOpen: false) else { return }
+        let next = state.withLock { s in s.waiting.isEmpty ? nil : s.waiting.removeFirst() }
+        if let next { link.open(next) }
+    }
+
+    private func takeWaiting(_ bridge: SSHBridge) -> Bool {
+        state.withLock { s in
+            guard let i = s.waiting.firstIndex(where: { $0 === bridge }) else { return false }
+            s.waiting.remove(at: i)
+            return true
+        }
+    }
+
+    /// A link with room for one more session; with `mayOpen`, a new one when all are
+    /// full and the bound allows. Nil when there is none.
+    private func place(excluding refusing: SSHLink?, mayOpen: Bool) -> SSHLink? {
         let (chosen, created) = state.withLock { s -> (SSHLink?, Bool) in
-            if let roomy = s.links.first(where: { $0 !== refusing && $0.hasRoom }) { return (roomy, false) }
-            guard s.links.count < target.maxConnections else { return (nil, false) }
+            // One server, one MaxSessions: what any link learned holds for all of them.
+            let limit = s.links.map(\.learnedLimit).max() ?? 0
+            if let roomy = s.links.first(where: { $0 !== refusing && $0.hasRoom(limit: limit) }) { return (roomy, false) }
+            // A new connection only when the clients outnumber what the ones there are can
+            // hold: a refusal while the server still counts sessions that just ended is
+            // waited out (this client, not yet queued again, counts as one).
+            let demand = s.links.reduce(0) { $0 + $1.load } + s.waiting.count + 1
+            guard mayOpen, limit == 0 || demand > s.links.count * limit else { return (nil, false) }
+            guard s.links.count < target.maxConnections else {
+                if !s.boundLogged {
+                    s.boundLogged = true
+                    logger.notice("every SSH connection is at the server's session limit and no more may open; clients wait for a session to end", metadata: [
+                        "remote": "\(target.name)", "max_ssh_connections": .stringConvertible(target.maxConnections)])
+                }
+                return (nil, false)
+            }
             let link = makeLink(index: s.links.count)
             s.links.append(link)
             return (link, true)
