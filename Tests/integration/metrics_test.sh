@@ -235,6 +235,26 @@ PY
 check "the agent survives malformed HTTP (/healthz 200, same pid)" bash -c \
   "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://$METRICS/healthz)\" = 200 ] && kill -0 $(agent_of "$helper_pid")"
 
+out=$(python3 - "$PORT" <<'PY' 2>&1
+import socket, sys, time
+held, closed = [], 0
+for _ in range(100):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    held.append(s)
+time.sleep(1)
+for s in held:
+    s.setblocking(False)
+    try:
+        closed += s.recv(1) == b""
+    except BlockingIOError:
+        pass
+# Prometheus holds one connection of its own: 36 or 37 are over the cap.
+print("over the cap: closed" if closed in (36, 37) else f"closed {closed}")
+PY
+)
+check_eq "100 idle connections at once: those past the cap of 64 are closed" "over the cap: closed" "$(tail -n 1 <<<"$out")"
+check "... and once they are gone, /healthz answers 200" wait_for 10 healthz_is 200
+
 echo "== metrics.listen on a Unix socket"
 stop_helper
 sed "s|  listen: $METRICS|  listen: $UNIX_METRICS\n  mode: \"0660\"|" "$W/bulkhead.yaml" >"$W/unix.yaml"

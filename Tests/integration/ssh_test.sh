@@ -278,22 +278,13 @@ check_contains "ssh check nosl reports dial-stdio" "transport: dial-stdio" "$out
 echo "== 8b2. $FANOUT concurrent clients on dial-stdio: sshd's MaxSessions (10) per connection"
 # Each client is an SSH session here, and sshd refuses the 11th on one connection: the
 # proxy must open more connections (at most ceil($FANOUT / 10)), and no client may fail.
-max_conns=$(( (FANOUT + 9) / 10 ))
-mkdir -p "$W/fan"
-fan_pids=()
-for i in $(seq 1 "$FANOUT"); do
-  with_timeout 120 docker -H "unix://$NOSL" ps >"$W/fan/$i.out" 2>&1 &
-  fan_pids+=($!)
-done
-fan_fail=0
-for p in "${fan_pids[@]}"; do wait "$p" || fan_fail=$((fan_fail + 1)); done
-check_eq "all $FANOUT concurrent docker ps through nosl succeed" 0 "$fan_fail"
-[ "$fan_fail" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
-echo "      SSH connections to 2223 after the docker ps burst: $(established_to 2223)"
-check "at most ceil($FANOUT / 10) = $max_conns SSH connections" test "$(established_to 2223)" -le "$max_conns"
-rm -rf "$W/fan"
-# The CLI processes overlap only in part; these $FANOUT clients hold their connections
-# (so their sessions) open together until every one has its answer.
+# The bound allows one connection more than ceil($FANOUT / 10): sessions that ended just
+# before are still counted by sshd until their process exits, and a refusal in that window
+# can make the proxy open one more (on a fresh remote it opens exactly ceil($FANOUT / 10)).
+max_conns=$(( (FANOUT + 9) / 10 + 1 ))
+# First $FANOUT clients that hold their connections (so their sessions) open together until
+# every one has its answer: the refusals teach the proxy the server's limit, and it packs
+# the clients into as few connections as that allows.
 out=$(with_timeout 120 python3 - "$NOSL" "$FANOUT" <<'PY' 2>&1
 import socket, sys
 path, n = sys.argv[1], int(sys.argv[2])
@@ -314,7 +305,21 @@ PY
 )
 nosl_conns=$(established_to 2223)
 check_eq "$FANOUT clients holding a session at once: every one answered" "answered $FANOUT of $FANOUT" "$(tail -n 1 <<<"$out")"
-check_eq "... over exactly ceil($FANOUT / 10) = $max_conns SSH connections" "$max_conns" "$nosl_conns"
+echo "      SSH connections to 2223 with $FANOUT sessions held: $nosl_conns"
+check "... over more than one SSH connection and at most ceil($FANOUT / 10) + 1 = $max_conns" test "$nosl_conns" -gt 1 -a "$nosl_conns" -le "$max_conns"
+mkdir -p "$W/fan"
+fan_pids=()
+for i in $(seq 1 "$FANOUT"); do
+  with_timeout 120 docker -H "unix://$NOSL" ps >"$W/fan/$i.out" 2>&1 &
+  fan_pids+=($!)
+done
+fan_fail=0
+for p in "${fan_pids[@]}"; do wait "$p" || fan_fail=$((fan_fail + 1)); done
+check_eq "all $FANOUT concurrent docker ps through nosl succeed" 0 "$fan_fail"
+[ "$fan_fail" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
+echo "      SSH connections to 2223 after the docker ps burst: $(established_to 2223)"
+check "still at most $max_conns SSH connections" test "$(established_to 2223)" -le "$max_conns"
+rm -rf "$W/fan"
 check_contains "sshd logged the refused sessions (no more sessions)" "no more sessions" "$(cat "$RUN/sshd-2223.log")"
 check_contains "the agent logged the extra connections" "opening another SSH connection" "$(cat "$HELPER_LOG")"
 # docker-py (PyPI, pinned in scripts/bench-python.sh): 20 threads, 100 calls. Its pool
@@ -353,9 +358,9 @@ PY
   check_eq "docker-py: 100 calls from 20 threads, none failed" "failed 0" "${last% peak *}"
   peak=${last##* peak }
   [[ "$peak" =~ ^[0-9]+$ ]] || peak=0
-  allowed=$(( (peak + 9) / 10 )); [ "$allowed" -ge "$max_conns" ] || allowed=$max_conns
+  allowed=$(( (peak + 9) / 10 + 1 )); [ "$allowed" -ge "$max_conns" ] || allowed=$max_conns
   echo "      docker-py held at most $peak sockets; SSH connections to 2223: $(established_to 2223)"
-  check "docker-py: at most ceil(max($peak, $FANOUT) / 10) = $allowed SSH connections" test "$(established_to 2223)" -le "$allowed"
+  check "docker-py: at most ceil(max($peak, $FANOUT) / 10) + 1 = $allowed SSH connections" test "$(established_to 2223)" -le "$allowed"
 fi
 
 echo "== 8c. sshd killed mid-stream"

@@ -25,9 +25,13 @@ final class SSHLink: Sendable {
         var sessionFreed: @Sendable () -> Void = {}
     }
     private let events: Events
-    /// Session channels held now, and the most the server allowed at once (0: none refused yet).
+    /// Session channels held now.
     private let sessions = Atomic<Int>(0)
-    private let sessionLimit = Atomic<Int>(0)
+    /// Sessions granted here when the server refused one (0: none refused yet): `exact`
+    /// when no session of ours had just ended (the server counts an ended session out
+    /// only once its process exits), else only a lower bound.
+    private let exactLimit = Atomic<Int>(0)
+    private let lowerLimit = Atomic<Int>(0)
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     private let stoppedSignal = DispatchSemaphore(value: 0)
@@ -69,8 +73,8 @@ final class SSHLink: Sendable {
         StatusBoard.shared.set("ssh", "link \(target.name)", healthy: up, state: state, detail: detail)
     }
 
-    /// The most sessions the server granted here before refusing one (0: none refused yet).
-    var learnedLimit: Int { sessionLimit.load(ordering: .relaxed) }
+    /// What refusals here taught about the server's sessions per connection (0: nothing yet).
+    var learnedLimit: (exact: Int, atLeast: Int) { (exactLimit.load(ordering: .relaxed), lowerLimit.load(ordering: .relaxed)) }
 
     /// Sessions held and clients queued for one.
     var load: Int { sessions.load(ordering: .relaxed) + inbox.withLock { $0.opens.count } }
@@ -240,18 +244,17 @@ final class SSHLink: Sendable {
     /// A session refused while this connection holds others is the server's per-connection
     /// cap (sshd's MaxSessions): remember it, and offer the client to another connection.
     /// Refused with none held, it is a plain refusal, and the client is told.
-    /// The server counts a session out only once its close is done: a refusal within
+    /// The server counts a session out only once its process has exited: a refusal within
     /// this long after one of ours ended may be that lag, not the limit.
-    private static let sessionEndLag = Duration.milliseconds(500)
+    private static let sessionEndLag = Duration.seconds(2)
 
     private func resolveRefusedSessions(_ pumps: [SSHChannelPump], lastSessionEnd: ContinuousClock.Instant?) {
         let recentEnd = lastSessionEnd.map { ContinuousClock.now - $0 < Self.sessionEndLag } ?? false
         for pump in pumps where pump.phase == .sessionRefused {
             let granted = pumps.filter(\.holdsGrantedSession).count
             let full = granted > 0 && !recentEnd
-            // The most granted at a refusal: sessions the server has not counted out yet
-            // can make one refusal come early, never late.
-            if granted > 0 { _ = sessionLimit.max(granted, ordering: .relaxed) }
+            if full { _ = exactLimit.max(granted, ordering: .relaxed) }
+            if granted > 0 { _ = lowerLimit.max(granted, ordering: .relaxed) }
             if granted > 0 || recentEnd, events.sessionRefused(pump.bridge, self, full) {
                 logger.info("session refused; client moved on", metadata: [
                     "conn": .stringConvertible(pump.bridge.id), "sessions_here": .stringConvertible(granted), "at_limit": .stringConvertible(full)])

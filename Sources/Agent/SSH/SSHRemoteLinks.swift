@@ -72,6 +72,11 @@ final class SSHRemoteLinks: Sendable {
     /// session to end anywhere goes to the oldest waiting client at once. After the
     /// remote's `timeout` the client is told why it gets no session.
     static let retryEvery = 0.1
+    /// Until the server's limit is known exactly, a new connection opens only for a client
+    /// that has waited this long: longer than `SSHLink.sessionEndLag`, so that clients that
+    /// hold their sessions teach the exact limit first. Under steady churn, where no
+    /// refusal is exact, the lower bound serves after this wait.
+    static let patience = TimeAmount.milliseconds(2500)
 
     private func wait(_ bridge: SSHBridge) {
         state.withLock { $0.waiting.append(bridge) }
@@ -81,8 +86,10 @@ final class SSHRemoteLinks: Sendable {
 
     private func retry(_ bridge: SSHBridge, deadline: NIODeadline) {
         guard takeWaiting(bridge) else { return }  // a session that ended took it meanwhile
-        if NIODeadline.now() < deadline {
-            if let link = place(excluding: nil, mayOpen: true) { return link.open(bridge) }
+        let now = NIODeadline.now()
+        if now < deadline {
+            let waited = TimeAmount.milliseconds(Int64(target.timeout * 1000)) - (deadline - now)
+            if let link = place(excluding: nil, mayOpen: true, patient: waited >= Self.patience) { return link.open(bridge) }
             return wait(bridge)
         }
         bridge.refuse(.channelFailed(detail:
@@ -106,17 +113,22 @@ final class SSHRemoteLinks: Sendable {
     }
 
     /// A link with room for one more session; with `mayOpen`, a new one when all are
-    /// full and the bound allows. Nil when there is none.
-    private func place(excluding refusing: SSHLink?, mayOpen: Bool) -> SSHLink? {
+    /// full and the bound allows (and, the limit not known exactly, the client is
+    /// `patient`). Nil when there is none.
+    private func place(excluding refusing: SSHLink?, mayOpen: Bool, patient: Bool = false) -> SSHLink? {
         let (chosen, created) = state.withLock { s -> (SSHLink?, Bool) in
             // One server, one MaxSessions: what any link learned holds for all of them.
-            let limit = s.links.map(\.learnedLimit).max() ?? 0
+            // Known only as a lower bound, one more session per link is tried: a grant
+            // raises the bound, a refusal (outside the lag) makes it exact.
+            let learned = s.links.map(\.learnedLimit)
+            let exact = learned.map(\.exact).max() ?? 0, atLeast = learned.map(\.atLeast).max() ?? 0
+            let limit = exact > 0 ? exact : atLeast > 0 ? atLeast + 1 : 0
             if let roomy = s.links.first(where: { $0 !== refusing && $0.hasRoom(limit: limit) }) { return (roomy, false) }
             // A new connection only when the clients outnumber what the ones there are can
             // hold: a refusal while the server still counts sessions that just ended is
             // waited out (this client, not yet queued again, counts as one).
             let demand = s.links.reduce(0) { $0 + $1.load } + s.waiting.count + 1
-            guard mayOpen, limit == 0 || demand > s.links.count * limit else { return (nil, false) }
+            guard mayOpen, exact > 0 || patient, limit == 0 || demand > s.links.count * limit else { return (nil, false) }
             guard s.links.count < target.maxConnections else {
                 if !s.boundLogged {
                     s.boundLogged = true
