@@ -110,6 +110,17 @@ fi
 wait_for 30 docker -H "unix://$LAB" version
 
 # ---------------------------------------------------------------- reusable cases
+ps_burst() {  # seconds socket label: $FANOUT docker ps at once, all must succeed (outputs in $W/fan)
+  local i p fails=0 pids=()
+  mkdir -p "$W/fan"
+  for i in $(seq 1 "$FANOUT"); do
+    with_timeout "$1" docker -H "unix://$2" ps >"$W/fan/$i.out" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+  check_eq "$3" 0 "$fails"
+  [ "$fails" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
+}
 want_ver=$(direct version --format '{{.Server.Version}}')
 want_api=$(direct version --format '{{.Server.APIVersion}}')
 
@@ -239,16 +250,7 @@ check_eq "the link still works afterwards" "$want_ver" "$(dk "$LAB" version --fo
 dk "$LAB" rm -f bh-ssh-exec >/dev/null 2>&1
 
 echo "== 7. $FANOUT concurrent docker ps over one SSH connection (remote fan, sshd 2224)"
-mkdir -p "$W/fan"
-fan_pids=()
-for i in $(seq 1 "$FANOUT"); do
-  with_timeout 60 docker -H "unix://$FAN" ps >"$W/fan/$i.out" 2>&1 &
-  fan_pids+=($!)
-done
-fan_fail=0
-for p in "${fan_pids[@]}"; do wait "$p" || fan_fail=$((fan_fail + 1)); done
-check_eq "all $FANOUT concurrent docker ps succeed" 0 "$fan_fail"
-[ "$fan_fail" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
+ps_burst 60 "$FAN" "all $FANOUT concurrent docker ps succeed"
 check_eq "sshd 2224 accepted exactly one SSH connection since the helper started" 1 "$(( $(accepted 2224) - accepted_2224_before ))"
 check_eq "exactly one established TCP connection to 2224" 1 "$(established_to 2224)"
 rm -rf "$W/fan"
@@ -307,16 +309,7 @@ nosl_conns=$(established_to 2223)
 check_eq "$FANOUT clients holding a session at once: every one answered" "answered $FANOUT of $FANOUT" "$(tail -n 1 <<<"$out")"
 echo "      SSH connections to 2223 with $FANOUT sessions held: $nosl_conns"
 check "... over more than one SSH connection and at most ceil($FANOUT / 10) + 1 = $max_conns" test "$nosl_conns" -gt 1 -a "$nosl_conns" -le "$max_conns"
-mkdir -p "$W/fan"
-fan_pids=()
-for i in $(seq 1 "$FANOUT"); do
-  with_timeout 120 docker -H "unix://$NOSL" ps >"$W/fan/$i.out" 2>&1 &
-  fan_pids+=($!)
-done
-fan_fail=0
-for p in "${fan_pids[@]}"; do wait "$p" || fan_fail=$((fan_fail + 1)); done
-check_eq "all $FANOUT concurrent docker ps through nosl succeed" 0 "$fan_fail"
-[ "$fan_fail" -eq 0 ] || sed -n '1,3p' "$(grep -L CONTAINER "$W"/fan/*.out | head -1)"
+ps_burst 120 "$NOSL" "all $FANOUT concurrent docker ps through nosl succeed"
 echo "      SSH connections to 2223 after the docker ps burst: $(established_to 2223)"
 check "still at most $max_conns SSH connections" test "$(established_to 2223)" -le "$max_conns"
 rm -rf "$W/fan"
