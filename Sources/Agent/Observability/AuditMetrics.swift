@@ -13,13 +13,23 @@ enum AuditMetrics {
     static let protocolErrors = registry.makeCounter(descriptor: .named("bulkhead_audit_protocol_errors_total", "Streams whose Docker framing could not be parsed (their bytes still pass)."))
     static let active = registry.makeGauge(descriptor: .named("bulkhead_audit_connections_active", "Client connections open now."))
 
-    /// `outcome`: relayed or upstream_unavailable.
-    static func connections(_ outcome: String) -> Prometheus.Counter {
+    static let outcomes = ["relayed", "upstream_unavailable"]
+    static let directions = ["to_daemon", "to_client"]
+    // Made once: a connection's outcome and bytes are counted without a registry lookup.
+    private static let connectionCounters = Dictionary(uniqueKeysWithValues: outcomes.map { ($0, makeConnections($0)) })
+    private static let byteCounters = Dictionary(uniqueKeysWithValues: directions.map { ($0, makeBytes($0)) })
+
+    /// `outcome`: one of `outcomes`.
+    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] ?? makeConnections(outcome) }
+
+    /// `direction`: to_daemon or to_client.
+    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] ?? makeBytes(direction) }
+
+    private static func makeConnections(_ outcome: String) -> Prometheus.Counter {
         registry.makeCounter(descriptor: .named("bulkhead_audit_connections_total", "Client connections accepted, by outcome: relayed or upstream_unavailable."), labels: [("outcome", outcome)])
     }
 
-    /// `direction`: to_daemon or to_client.
-    static func bytes(_ direction: String) -> Prometheus.Counter {
+    private static func makeBytes(_ direction: String) -> Prometheus.Counter {
         registry.makeCounter(descriptor: .named("bulkhead_audit_relayed_bytes_total", "Bytes relayed, by direction: to_daemon (from clients) or to_client."), labels: [("direction", direction)])
     }
 
@@ -33,7 +43,6 @@ enum AuditMetrics {
     /// Every series with a fixed label set, at zero, so that a scrape sees them before the first connection.
     static func prepare() {
         _ = (scannedBytes, queueDepth, droppedBytes, protocolErrors, active)
-        for outcome in ["relayed", "upstream_unavailable"] { _ = connections(outcome) }
-        for direction in ["to_daemon", "to_client"] { _ = bytes(direction) }
+        _ = (connectionCounters, byteCounters)
     }
 }

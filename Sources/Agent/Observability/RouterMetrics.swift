@@ -6,13 +6,23 @@ enum RouterMetrics {
 
     static let active = registry.makeGauge(descriptor: .named("bulkhead_router_connections_active", "Client connections open now (relayed, or being answered with an error)."))
 
-    /// `outcome`: relayed, refused, over_limit, helper_unavailable, no_credentials.
-    static func connections(_ outcome: String) -> Prometheus.Counter {
+    static let outcomes = ["relayed", "refused", "over_limit", "helper_unavailable", "no_credentials"]
+    static let directions = ["to_daemon", "to_client"]
+    // Made once: a connection's outcome and bytes are counted without a registry lookup.
+    private static let connectionCounters = Dictionary(uniqueKeysWithValues: outcomes.map { ($0, makeConnections($0)) })
+    private static let byteCounters = Dictionary(uniqueKeysWithValues: directions.map { ($0, makeBytes($0)) })
+
+    /// `outcome`: one of `outcomes`.
+    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] ?? makeConnections(outcome) }
+
+    /// `direction`: to_daemon (what clients sent) or to_client.
+    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] ?? makeBytes(direction) }
+
+    private static func makeConnections(_ outcome: String) -> Prometheus.Counter {
         registry.makeCounter(descriptor: .named("bulkhead_router_connections_total", "Client connections accepted, by outcome: relayed, refused, over_limit, helper_unavailable, no_credentials."), labels: [("outcome", outcome)])
     }
 
-    /// `direction`: to_daemon (what clients sent) or to_client.
-    static func bytes(_ direction: String) -> Prometheus.Counter {
+    private static func makeBytes(_ direction: String) -> Prometheus.Counter {
         registry.makeCounter(descriptor: .named("bulkhead_router_relayed_bytes_total", "Bytes relayed, by direction: to_daemon (from clients) or to_client."), labels: [("direction", direction)])
     }
 
@@ -23,8 +33,6 @@ enum RouterMetrics {
 
     /// Every series with a fixed label set, at zero, so that a scrape sees them before the first connection.
     static func prepare() {
-        _ = active
-        for outcome in ["relayed", "refused", "over_limit", "helper_unavailable", "no_credentials"] { _ = connections(outcome) }
-        for direction in ["to_daemon", "to_client"] { _ = bytes(direction) }
+        _ = (active, connectionCounters, byteCounters)
     }
 }
