@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CSSH", pkgConfig: "libssh"),
         .target(name: "CFDPass"),
         .target(name: "CProcess"),
+        // splice(2) and epoll for the router's in-kernel relay.
+        .target(name: "CSplice"),
         // The git revision `make` embeds (Sources/CBuildInfo/git_revision.h); "unknown" otherwise.
         .target(name: "CBuildInfo"),
 
@@ -58,7 +60,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "SeccompFilter", "SecretScan", "DockerStream", "CSSH",
+            "IPC", "Config", "Runtime", "CProcess", "CSplice", "SeccompFilter", "SecretScan", "DockerStream", "CSSH",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Config", "SecretScan", "Runtime", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,8 +5,10 @@
   relay_probe.py upload SOCKET BYTES       send BYTES, half-close, wait for the count; print MB/s
   relay_probe.py ping SOCKET COUNT [keep]  COUNT x GET /_ping, a new connection each (or one kept-alive
                                            connection with "keep"); print the median and p90 in microseconds
+  relay_probe.py hold SOCKET COUNT SECONDS open COUNT idle connections, print "held N" once they are
+                                           open, keep them SECONDS (at most 300), then close them
 """
-import os, socket, statistics, sys, time
+import os, socket, statistics, sys, threading, time
 
 CHUNK = 1 << 20
 
@@ -16,18 +18,35 @@ def sink(path):
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(path)
     os.chmod(path, 0o660)
-    srv.listen(64)
-    buf = bytearray(CHUNK)
+    srv.listen(1024)
     while True:
         conn, _ = srv.accept()
-        total = 0
-        while True:
-            n = conn.recv_into(buf)
-            if n == 0:
-                break
-            total += n
+        threading.Thread(target=count_to_eof, args=(conn,), daemon=True).start()
+
+def count_to_eof(conn):
+    buf = bytearray(CHUNK)
+    total = 0
+    while True:
+        n = conn.recv_into(buf)
+        if n == 0:
+            break
+        total += n
+    try:
         conn.sendall(str(total).encode())
-        conn.close()
+    except OSError:
+        pass  # a held connection (hold) closes without waiting for the count
+    conn.close()
+
+def hold(sock_path, count, seconds):
+    held = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+        held.append(s)
+    print(f"held {len(held)}", flush=True)
+    time.sleep(min(seconds, 300))
+    for s in held:
+        s.close()
 
 def upload(sock_path, nbytes):
     data = b"\0" * CHUNK
@@ -91,5 +110,7 @@ if __name__ == "__main__":
         sink(sys.argv[2])
     elif cmd == "upload":
         upload(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "hold":
+        hold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "ping":
         ping(sys.argv[2], int(sys.argv[3]), len(sys.argv) > 4 and sys.argv[4] == "keep")

@@ -24,6 +24,26 @@ final class FrameCodecTests: XCTestCase {
         .helperCounters,
     ]
 
+    /// The helper logs each request by `logDescription`, spelled out per case: it
+    /// must read as Swift's own description did (log readers grep for it), except
+    /// where a stage or a converge is summarized and a commit's mode is named bare.
+    func testLogDescriptionReadsAsTheRequest() {
+        for request in everyRequest {
+            switch request {
+            case .netfilterStage:
+                XCTAssertEqual(request.logDescription, "netfilterStage(containers: 2, rules: 3)")
+            case .i2pConverge:
+                XCTAssertEqual(request.logDescription, "i2pConverge(endpoints: 1, keepBase: true)")
+            case .netfilterCommit:
+                XCTAssertEqual(request.logDescription, "netfilterCommit(mode: replaceAll)")
+            case .helperCounters, .policyRoutingApply:
+                XCTAssertEqual(request.logDescription, "\(request.type)")
+            default:
+                XCTAssertEqual(request.logDescription, "\(request)")
+            }
+        }
+    }
+
     func testEveryRequestTypeIsCovered() {
         XCTAssertEqual(Set(everyRequest.map(\.type)), Set(RequestType.allCases), "add new intents here: round trip and fuzz seeds")
     }

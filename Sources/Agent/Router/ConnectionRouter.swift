@@ -15,6 +15,7 @@ final class ConnectionRouter: Sendable {
     private let limiter: ConnectionLimiter
     private let overflow = OverflowAnswers(ConnectionRouter.overflowAnswers)
     private let group: any EventLoopGroup
+    private let splice: SpliceRelay
     private let logger: Logger
 
     /// "Over the limit" answers that may be in flight at once.
@@ -24,13 +25,26 @@ final class ConnectionRouter: Sendable {
         self.helper = helper
         self.limiter = ConnectionLimiter(perUser: config.maxConnectionsPerUser, total: config.maxConnections)
         self.group = group
+        self.splice = SpliceRelay(threads: Self.spliceThreads, fallback: group, logger: logger)
         self.logger = logger
     }
 
+    /// Threads that accept and move relayed bytes (in the kernel, with splice):
+    /// one per core, at most two, since sender and receiver need the cores too.
+    static let spliceThreads = min(2, System.coreCount)
+
+    /// Accepts on `listener` (already listening) until `stopAccepting()`.
+    func startAccepting(_ listener: Int32) {
+        splice.accept(on: listener) { [self] in route($0) }
+    }
+
+    func stopAccepting() { splice.stopAccepting() }
+
     var liveConnections: Int { limiter.open }
 
-    /// Runs on the accept thread; owns `client` from here on.
+    /// Runs on the splice loop that accepted `client`; owns it from here on.
     func route(_ client: Int32) {
+        let started = ContinuousClock.now
         var (log, _) = ConnectionID.tagged(logger)
         guard let peer = PeerCredentials.of(fd: client) else {
             log.warning("connection without peer credentials; closed")
@@ -38,7 +52,6 @@ final class ConnectionRouter: Sendable {
             close(client)
             return
         }
-        let started = ContinuousClock.now
         log[metadataKey: "uid"] = .stringConvertible(peer.uid)
         log[metadataKey: "pid"] = .stringConvertible(peer.pid)
 
@@ -62,6 +75,7 @@ final class ConnectionRouter: Sendable {
         RouterMetrics.active.increment()
         let release: @Sendable () -> Void = { limiter.release(peer.uid); RouterMetrics.active.decrement() }
         let upstream: Int32
+        let asked = ContinuousClock.now
         do {
             upstream = try helper.connectUserDockerSocket(uid: peer.uid, client: client)
         } catch let refusal as Refusal {
@@ -78,14 +92,19 @@ final class ConnectionRouter: Sendable {
                                        group: group, onClosed: release)
             return
         }
+        let answered = ContinuousClock.now
         log.debug("relaying")
         let connectionLog = log
         RouterMetrics.connections("relayed").increment()
-        Relay.start(client: client, upstream: upstream, group: group) { totals in
+        splice.start(client: client, upstream: upstream) { totals in
             release()
             RouterMetrics.bytes("to_daemon").increment(by: Int64(totals.fromClient))
             RouterMetrics.bytes("to_client").increment(by: Int64(totals.toClient))
-            connectionLog.info("connection closed", metadata: totals.metadata(since: started))
+            var metadata = totals.metadata(since: started)
+            // A new connection's set-up: accepted to upstream connected, and the helper's share.
+            metadata["setup_us"] = .stringConvertible((answered - started).microseconds)
+            metadata["helper_us"] = .stringConvertible((answered - asked).microseconds)
+            connectionLog.info("connection closed", metadata: metadata)
         }
     }
 

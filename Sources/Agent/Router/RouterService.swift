@@ -22,8 +22,7 @@ struct RouterService: Service {
         let listener = try helper.bindUnixListener(ListenerName("router")!)  // already listening
         RouterMetrics.prepare()
         let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
-        let acceptor = AcceptLoop(listener: listener, logger: logger) { router.route($0) }
-        acceptor.start()
+        router.startAccepting(listener)
         StatusBoard.shared.set("router", "listener", healthy: true, state: "listening")
         StatusBoard.shared.facts("router") { ["open_connections": .count(router.liveConnections)] }
         logger.notice("listening", metadata: [
@@ -32,7 +31,7 @@ struct RouterService: Service {
         ])
 
         try? await gracefulShutdown()
-        acceptor.stop()
+        router.stopAccepting()
         close(listener)  // the helper keeps its own copy: clients queue until the next agent
         var waited = 0
         while router.liveConnections > 0, waited < Self.drainSeconds * 10 {

@@ -15,6 +15,8 @@ enum AgentSandbox {
     static let allowed: [String] = [
         // I/O on fds it holds: sockets, the IPC channel, the audit file, eventfds, stdout.
         "read", "write", "writev", "lseek", "close", "fcntl", "eventfd2",
+        // The router's in-kernel relay: socket → pipe → socket.
+        "splice", "pipe2",
         // Readiness: NIO's epoll loops and timers, libssh's poll, and the select() of the thread
         // through which Foundation's Process learns that netwatch's scripts ended.
         "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "pselect6", "timerfd_create", "timerfd_settime",

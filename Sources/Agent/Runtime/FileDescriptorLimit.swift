@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The agent holds two fds per relayed connection; router.max_connections is
+/// The agent holds six fds per relayed connection (two sockets, two splice pipes); router.max_connections is
 /// sized for the hard limit, not the usual soft 1024. Raising the soft limit to
 /// the hard one needs no privilege.
 enum FileDescriptorLimit {
