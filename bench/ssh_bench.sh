@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench (ssh): Bulkhead's ssh proxy (standalone `bulkhead-agent ssh proxy`,
 # one SSH connection, one channel per Docker connection) against the docker CLI's
-# own ssh:// helper (one `ssh ... docker system dial-stdio` per connection), both
+# own ssh:// helper (one `ssh ... docker system dial-stdio` per connection), with
+# `scp` of the same file over the same sshd as the ceiling for docker cp, all
 # to the same test sshd (127.0.0.1:2222, scripts/test-sshd.sh) and the same
 # rootful test dockerd, both docker CLIs run as the same user (dockssh).
 # Measured in the same run, interleaved, medians only; ratios are reported, no
@@ -51,7 +52,7 @@ cleanup() {
     kill -KILL "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
   fi
   direct rm -f "$CONTAINER" >/dev/null 2>&1
-  rm -rf "$W" "$UPLOAD"
+  rm -rf "$W" "$UPLOAD" "$SCP_IN"
 }
 trap cleanup EXIT
 
@@ -92,6 +93,12 @@ timed() {  # limit, docker args...
 }
 cp_out() { timed 300 docker -H "$(host_of "$1")" cp "$CONTAINER:$2" -; }   # side, path: µs
 cp_in() { timed 300 docker -H "$(host_of "$1")" cp "$UPLOAD" "$CONTAINER:/upload"; }   # side: µs
+# The ceiling: the same bytes through the same sshd by scp (OpenSSH's own client and
+# window sizes), out to /dev/null and in to a file on the same disk as the upload.
+# -O: the SCP protocol over an exec channel (the test sshd has no sftp subsystem).
+SCP_IN=/var/tmp/bulkhead-bench-scp-in
+scp_out() { timed 300 scp -O -q -P "$PORT" -o BatchMode=yes "$U@127.0.0.1:$UPLOAD" /dev/null; }
+scp_in() { timed 300 scp -O -q -P "$PORT" -o BatchMode=yes "$UPLOAD" "$U@127.0.0.1:$SCP_IN"; }
 
 # ---------------------------------------------------------------- proxy memory
 # VmHWM (peak RSS) reset to the current RSS before each transfer (clear_refs 5),
@@ -110,6 +117,7 @@ fi
 
 # ---------------------------------------------------------------- latency and throughput
 declare -A ver cp up
+rate() { awk -v b="$CP_BYTES" -v us="$1" 'BEGIN {printf "%.1f", b / us}'; }   # bytes/µs = MB/s
 for r in $(seq 1 "$N"); do
   order=("${SIDES[@]}"); [ $((r % 2)) -eq 0 ] && [ "${#SIDES[@]}" -eq 2 ] && order=(ssh proxy)
   for side in "${order[@]}"; do ver[$side]+="$(timed 60 docker -H "$(host_of "$side")" version) "; done
@@ -118,11 +126,11 @@ echo "docker version: $N rounds done" >&2
 for r in $(seq 1 "$CP_ROUNDS"); do
   order=("${SIDES[@]}"); [ $((r % 2)) -eq 0 ] && [ "${#SIDES[@]}" -eq 2 ] && order=(ssh proxy)
   for side in "${order[@]}"; do
-    us=$(cp_out "$side" /blob)
-    cp[$side]+="$(awk -v b="$CP_BYTES" -v us="$us" 'BEGIN {printf "%.1f", b / us}') "   # bytes/µs = MB/s
-    us=$(cp_in "$side")
-    up[$side]+="$(awk -v b="$CP_BYTES" -v us="$us" 'BEGIN {printf "%.1f", b / us}') "
+    cp[$side]+="$(rate "$(cp_out "$side" /blob)") "
+    up[$side]+="$(rate "$(cp_in "$side")") "
   done
+  cp[scp]+="$(rate "$(scp_out)") "
+  up[scp]+="$(rate "$(scp_in)") "
   echo "docker cp: round $r/$CP_ROUNDS done" >&2
 done
 
@@ -146,6 +154,7 @@ done
 vp=$(m "${ver[proxy]:-}"); vs=$(m "${ver[ssh]}")
 cpp=$(m "${cp[proxy]:-}"); cps=$(m "${cp[ssh]}")
 upp=$(m "${up[proxy]:-}"); ups=$(m "${up[ssh]}")
+cpc=$(m "${cp[scp]}"); upc=$(m "${up[scp]}")
 printf '\nssh bench: docker CLI as %s -> sshd 127.0.0.1:%s -> rootful test dockerd; %d docker version rounds, %d x %d MiB docker cp rounds, interleaved; medians\n' \
   "$U" "$PORT" "$N" "$CP_ROUNDS" $((CP_BYTES / 1048576))
 printf '%-36s %14s %14s %12s %s\n' metric proxy ssh:// ratio expectation
@@ -158,6 +167,13 @@ awk -v p="$cpp" -v s="$cps" 'BEGIN {
 awk -v p="$upp" -v s="$ups" 'BEGIN {
   if (p == "nan") printf "%-36s %14s %14.0f %12s %s\n", "docker cp in MB/s", "-", s, "-", "proxy / ssh:// >= 1.0x"
   else printf "%-36s %14.0f %14.0f %11.2fx %s (%s)\n", "docker cp in MB/s", p, s, p/s, "proxy / ssh:// >= 1.0x", (p/s >= 1.0 ? "met" : "NOT met") }'
+printf '%-36s %14s %14s %12s %s\n' "the ceiling: scp, same file, same sshd" proxy scp ratio expectation
+for dir in out in; do
+  if [ $dir = out ]; then p=$cpp; c=$cpc; else p=$upp; c=$upc; fi
+  awk -v p="$p" -v c="$c" -v l="docker cp $dir vs scp $dir MB/s" 'BEGIN {
+    if (p == "nan") printf "%-36s %14s %14.0f\n", l, "-", c
+    else printf "%-36s %14.0f %14.0f %11.2fx %s (%s)\n", l, p, c, p/c, "proxy / scp >= 0.9x", (p/c >= 0.9 ? "met" : "NOT met") }'
+done
 read -r fs fs_ms <<<"${fan[ssh]}"
 if [ "$SKIP_PROXY" != 1 ]; then read -r fp fp_ms <<<"${fan[proxy]}"; else fp=-; fp_ms=-; fi
 printf '%-36s %14s %14s\n' "$FANOUT concurrent docker ps: failures" "$fp" "$fs"
@@ -165,7 +181,7 @@ printf '%-36s %14s %14s\n' "  wall time ms" "$fp_ms" "$fs_ms"
 printf '%-36s %14s\n' "proxy VmRSS idle KiB" "$mem_idle"
 printf '%-36s %14s\n' "proxy VmHWM, 256 MiB cp KiB" "$mem_small"
 printf '%-36s %14s\n' "proxy VmHWM, $((CP_BYTES / 1048576)) MiB cp KiB" "$mem_big"
-echo "  (all raw samples, version µs: proxy [${ver[proxy]:-}] ssh:// [${ver[ssh]}]; cp out MB/s: proxy [${cp[proxy]:-}] ssh:// [${cp[ssh]}]; cp in MB/s: proxy [${up[proxy]:-}] ssh:// [${up[ssh]}])"
+echo "  (all raw samples, version µs: proxy [${ver[proxy]:-}] ssh:// [${ver[ssh]}]; cp out MB/s: proxy [${cp[proxy]:-}] ssh:// [${cp[ssh]}]; cp in MB/s: proxy [${up[proxy]:-}] ssh:// [${up[ssh]}]; scp out [${cp[scp]}] in [${up[scp]}])"
 for side in "${SIDES[@]}"; do
   if [ -s "$W/fan-$side.err" ]; then
     echo "  most frequent fan-out errors via $side (count, line):"

@@ -3,6 +3,7 @@ import IPC
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,8 @@ final class ConnectionRouter: Sendable {
     private let overflow = OverflowAnswers(ConnectionRouter.overflowAnswers)
     private let group: any EventLoopGroup
     private let splice: SpliceRelay
+    /// Waits for the helper when it is busy with another request (see `route`).
+    private let connector = NIOThreadPool(numberOfThreads: 1)
     private let logger: Logger
 
     /// "Over the limit" answers that may be in flight at once.
@@ -26,6 +29,7 @@ final class ConnectionRouter: Sendable {
         self.limiter = ConnectionLimiter(perUser: config.maxConnectionsPerUser, total: config.maxConnections)
         self.group = group
         self.splice = SpliceRelay(threads: Self.spliceThreads, fallback: group, logger: logger)
+        connector.start()
         self.logger = logger
     }
 
@@ -74,37 +78,66 @@ final class ConnectionRouter: Sendable {
         // count against the same limits as relayed connections.
         RouterMetrics.active.increment()
         let release: @Sendable () -> Void = { limiter.release(peer.uid); RouterMetrics.active.decrement() }
-        let upstream: Int32
-        let asked = ContinuousClock.now
+        let admitted = Admitted(client: client, uid: peer.uid, log: log, started: started, asked: .now, release: release)
         do {
-            upstream = try helper.connectUserDockerSocket(uid: peer.uid, client: client)
-        } catch let refusal as Refusal {
+            if let upstream = try helper.connectUserDockerSocketIfIdle(uid: peer.uid, client: client) {
+                relay(admitted, upstream: upstream)
+                return
+            }
+        } catch {
+            refuse(admitted, error)
+            return
+        }
+        // Another request is in flight (a netfilter commit can take a while): wait for
+        // the helper on the connector thread, so this loop's relays keep moving.
+        connector.submit { [self] _ in
+            do {
+                relay(admitted, upstream: try helper.connectUserDockerSocket(uid: peer.uid, client: client))
+            } catch {
+                refuse(admitted, error)
+            }
+        }
+    }
+
+    /// A connection within the limits, waiting for its upstream.
+    private struct Admitted: Sendable {
+        let client: Int32
+        let uid: UInt32
+        let log: Logger
+        let started: ContinuousClock.Instant
+        let asked: ContinuousClock.Instant
+        let release: @Sendable () -> Void
+    }
+
+    private func relay(_ admitted: Admitted, upstream: Int32) {
+        let answered = ContinuousClock.now
+        admitted.log.debug("relaying")
+        RouterMetrics.connections("relayed").increment()
+        splice.start(client: admitted.client, upstream: upstream) { totals in
+            admitted.release()
+            RouterMetrics.bytes("to_daemon").increment(by: Int64(totals.fromClient))
+            RouterMetrics.bytes("to_client").increment(by: Int64(totals.toClient))
+            var metadata = totals.metadata(since: admitted.started)
+            // A new connection's set-up: accepted to upstream connected, and the helper's share.
+            metadata["setup_us"] = .stringConvertible((answered - admitted.started).microseconds)
+            metadata["helper_us"] = .stringConvertible((answered - admitted.asked).microseconds)
+            admitted.log.info("connection closed", metadata: metadata)
+        }
+    }
+
+    private func refuse(_ admitted: Admitted, _ error: any Error) {
+        let (log, client, release) = (admitted.log, admitted.client, admitted.release)
+        if let refusal = error as? Refusal {
             log.warning("refused", metadata: ["code": .stringConvertible(refusal.code), "reason": "\(refusal.message)"])
             RouterMetrics.connections("refused").increment()
-            RouterMetrics.userRefusals(uid: peer.uid, reason: refusal.code.description).increment()
+            RouterMetrics.userRefusals(uid: admitted.uid, reason: refusal.code.description).increment()
             HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)",
                                        group: group, onClosed: release)
-            return
-        } catch {
+        } else {
             log.error("helper unavailable", metadata: ["error": "\(error)"])
             RouterMetrics.connections("helper_unavailable").increment()
             HTTPErrorResponder.respond(on: client, status: .badGateway, message: "bulkhead router: the privileged helper is unavailable",
                                        group: group, onClosed: release)
-            return
-        }
-        let answered = ContinuousClock.now
-        log.debug("relaying")
-        let connectionLog = log
-        RouterMetrics.connections("relayed").increment()
-        splice.start(client: client, upstream: upstream) { totals in
-            release()
-            RouterMetrics.bytes("to_daemon").increment(by: Int64(totals.fromClient))
-            RouterMetrics.bytes("to_client").increment(by: Int64(totals.toClient))
-            var metadata = totals.metadata(since: started)
-            // A new connection's set-up: accepted to upstream connected, and the helper's share.
-            metadata["setup_us"] = .stringConvertible((answered - started).microseconds)
-            metadata["helper_us"] = .stringConvertible((answered - asked).microseconds)
-            connectionLog.info("connection closed", metadata: metadata)
         }
     }
 

@@ -53,25 +53,35 @@ final class HelperClient: Sendable {
         return result.1
     }
 
+    /// `connectUserDockerSocket`, but only when no other call is in flight (then the
+    /// helper is idle and answers at once); nil when one is.
+    func connectUserDockerSocketIfIdle(uid: UInt32, client: Int32) throws -> Int32? {
+        let request = Request.connectUserDockerSocket(uid: uid)
+        guard let result = try state.withLockIfAvailable({ state in try exchange(request, fd: client, &state) }) else { return nil }
+        return try requireFD(result, for: "connectUserDockerSocket(\(uid))")
+    }
+
     /// Sends one request and waits for its reply. Throws `Refusal` for a typed refusal.
     func call(_ request: Request, fd: Int32 = -1) throws -> ([UInt8], Int32) {
-        try state.withLock { state -> ([UInt8], Int32) in
-            state.id &+= 1
-            let id = state.id
-            try channel.send(Frame(kind: .request, type: request.type.rawValue, id: id, payload: request.encodePayload()), fd: fd)
-            let received = try channel.receive(limit: Frame.maxReplySize, reusing: &state.buffer)
-            guard !received.isEndOfStream else { throw HelperGone() }
-            let frame = try Frame.decode(received.record[...], expected: .reply)
-            guard frame.id == id else {
-                if received.fd >= 0 { close(received.fd) }
-                throw Refusal(.malformed, "reply id \(frame.id) does not match request id \(id)")
-            }
-            switch try Reply.decode(frame) {
-            case .ok(let payload): return (payload, received.fd)
-            case .refused(let refusal):
-                if received.fd >= 0 { close(received.fd) }
-                throw refusal
-            }
+        try state.withLock { state in try exchange(request, fd: fd, &state) }
+    }
+
+    private func exchange(_ request: Request, fd: Int32, _ state: inout (id: UInt32, buffer: [UInt8])) throws -> ([UInt8], Int32) {
+        state.id &+= 1
+        let id = state.id
+        try channel.send(Frame(kind: .request, type: request.type.rawValue, id: id, payload: request.encodePayload()), fd: fd)
+        let received = try channel.receive(limit: Frame.maxReplySize, reusing: &state.buffer)
+        guard !received.isEndOfStream else { throw HelperGone() }
+        let frame = try Frame.decode(received.record[...], expected: .reply)
+        guard frame.id == id else {
+            if received.fd >= 0 { close(received.fd) }
+            throw Refusal(.malformed, "reply id \(frame.id) does not match request id \(id)")
+        }
+        switch try Reply.decode(frame) {
+        case .ok(let payload): return (payload, received.fd)
+        case .refused(let refusal):
+            if received.fd >= 0 { close(received.fd) }
+            throw refusal
         }
     }
 }
