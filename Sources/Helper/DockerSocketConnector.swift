@@ -75,7 +75,7 @@ final class DockerSocketConnector {
         guard getsockopt(proof, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0, listening == 0 else {
             throw Refusal(.proofRejected, "the proof fd is a listening socket, not a connection")
         }
-        guard let listener = binder.identity(of: ListenerName("router")!) else {
+        guard let listener = binder.identity(of: ListenerName.router) else {
             throw Refusal(.notPermittedNow, "router.listen has not been bound by this helper")
         }
         // sock_diag first (no round trip); a connection from a client in another network

@@ -23,19 +23,19 @@ struct ListenerTable {
     init(config: BulkheadConfig) throws(ConfigError) {
         if let router = config.enabledRouter {
             guard let gid = Account.groupID(router.group) else { throw ConfigError("router.group: no group \(router.group.debugDescription)") }
-            entries[ListenerName("router")!] = Entry(
+            entries[ListenerName.router] = Entry(
                 endpoint: .unix(path: router.listen, mode: ConfigValidator.parseMode(router.mode)!, uid: 0, gid: gid),
                 configKey: "router.listen")
         }
         if let audit = config.enabledAudit {
             guard let gid = Account.groupID(audit.group) else { throw ConfigError("audit.group: no group \(audit.group.debugDescription)") }
-            entries[ListenerName("audit")!] = Entry(
+            entries[ListenerName.audit] = Entry(
                 endpoint: .unix(path: audit.listen, mode: ConfigValidator.parseMode(audit.mode)!, uid: 0, gid: gid),
                 configKey: "audit.listen")
         }
         if let i2p = config.enabledI2P {
             // Only dockerd (root) talks to a network plugin.
-            entries[ListenerName("i2p-plugin")!] = Entry(endpoint: .unix(path: i2p.pluginSocket, mode: 0o600, uid: 0, gid: 0), configKey: "i2p.plugin_socket")
+            entries[ListenerName.i2pPlugin] = Entry(endpoint: .unix(path: i2p.pluginSocket, mode: 0o600, uid: 0, gid: 0), configKey: "i2p.plugin_socket")
         }
         if let metrics = config.enabledMetrics {
             if metrics.isUnix {

@@ -14,11 +14,11 @@ struct UpstreamConnector {
 
     init(config: BulkheadConfig) {
         var table: [ListenerName: (String, String)] = [:]
-        if let audit = config.enabledAudit { table[ListenerName("audit")!] = (audit.upstream, "audit.upstream") }
+        if let audit = config.enabledAudit { table[ListenerName.audit] = (audit.upstream, "audit.upstream") }
         if let netwatch = config.enabledNetwatch {
-            table[ListenerName("netwatch")!] = (netwatch.runtimeAPI.isEmpty ? Self.detectRuntime(config) : netwatch.runtimeAPI, "netwatch.runtime_api")
+            table[ListenerName.netwatch] = (netwatch.runtimeAPI.isEmpty ? Self.detectRuntime(config) : netwatch.runtimeAPI, "netwatch.runtime_api")
         }
-        if let i2p = config.enabledI2P { table[ListenerName("i2p")!] = (i2p.dockerSocket, "i2p.docker_socket") }
+        if let i2p = config.enabledI2P { table[ListenerName.i2p] = (i2p.dockerSocket, "i2p.docker_socket") }
         upstreams = table
     }
 

@@ -19,7 +19,19 @@ public struct ListenerName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
+/// The names the helper's config defines, spelled once. Each literal satisfies the
+/// pattern, so the unwraps cannot fail.
 extension ListenerName {
     /// The observability listener (`metrics.listen`): /metrics, /healthz, /status.
-    public static let metrics = ListenerName("metrics")!  // a literal that satisfies the pattern
+    public static let metrics = ListenerName("metrics")!
+    /// The router's socket (`router.listen`).
+    public static let router = ListenerName("router")!
+    /// The audit proxy's socket (`audit.listen`), and its upstream (`audit.upstream`).
+    public static let audit = ListenerName("audit")!
+    /// The i2p network plugin's socket (`i2p.plugin_socket`).
+    public static let i2pPlugin = ListenerName("i2p-plugin")!
+    /// The i2p service's Docker upstream (`i2p.docker_socket`).
+    public static let i2p = ListenerName("i2p")!
+    /// netwatch's container runtime upstream (`netwatch.runtime_api`).
+    public static let netwatch = ListenerName("netwatch")!
 }

@@ -8,10 +8,10 @@ enum Seeds {
         // Exhaustive on purpose: a new request type does not compile without seeds.
         switch type {
         case .hello: [.hello(protocolVersion: 1)]
-        case .bindUnixListener: [.bindUnixListener(name: ListenerName("router")!)]
+        case .bindUnixListener: [.bindUnixListener(name: ListenerName.router)]
         case .bindTCPListener: [.bindTCPListener(name: ListenerName("metrics-1")!)]
         case .connectUserDockerSocket: [.connectUserDockerSocket(uid: 1001)]
-        case .connectUpstream: [.connectUpstream(name: ListenerName("audit")!)]
+        case .connectUpstream: [.connectUpstream(name: ListenerName.audit)]
         case .netfilterStage: stages.map { .netfilterStage(sets: $0) }
         case .netfilterCommit: [.netfilterCommit(mode: .changes), .netfilterCommit(mode: .replaceAll)]
         case .policyRoutingApply: [.policyRoutingApply]

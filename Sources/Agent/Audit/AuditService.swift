@@ -34,7 +34,7 @@ struct AuditService: Service {
         let connector = NIOThreadPool(numberOfThreads: 1)
         connector.start()
 
-        let listener = try helper.bindUnixListener(ListenerName("audit")!)
+        let listener = try helper.bindUnixListener(ListenerName.audit)
         let helper = self.helper, logger = self.logger
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -69,7 +69,7 @@ enum AuditConnection {
     static func probeUpstream(helper: HelperClient) {
         if let age = StatusBoard.shared.age("audit", "upstream"), age < 5 { return }
         do {
-            close(try helper.connectUpstream(ListenerName("audit")!))
+            close(try helper.connectUpstream(ListenerName.audit))
             reportUpstream(nil)
         } catch {
             reportUpstream(error)
@@ -91,7 +91,7 @@ enum AuditConnection {
         let loop = client.eventLoop
         let started = ContinuousClock.now
         let (logger, connection) = ConnectionID.tagged(logger)
-        return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName("audit")!) }
+        return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName.audit) }
             .flatMap { upstreamFD in
                 reportUpstream(nil)
                 AuditMetrics.connections("relayed").increment()

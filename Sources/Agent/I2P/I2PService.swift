@@ -43,9 +43,9 @@ struct I2PService: Service {
         try pool.load()
         let sessions = I2PSessionManager(options: samOptions, store: I2PKeyStore(stateDir: settings.stateDir), group: group, logger: Logger(label: "i2p.sam"))
         let helper = helper
-        let docker = UnixHTTPClient(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group)
+        let docker = UnixHTTPClient(connect: { try helper.connectUpstream(ListenerName.i2p) }, group: group)
         let admission = I2PAdmission(http: docker, store: store, sessions: sessions, logger: logger)
-        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName("i2p")!) }, group: group, logger: logger)
+        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName.i2p) }, group: group, logger: logger)
         let networkEvents = I2PNetworkEvents(runtime: runtime, store: store, admission: admission, logger: logger)
         let (changes, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let events = PluginDriver.Events(
@@ -69,7 +69,7 @@ struct I2PService: Service {
             dnsPort: settings.dnsPort, transparentPort: settings.transparentPort, group: group, responder: responder, proxy: proxy, logger: logger)
         await listeners.sync(Self.gateways(store))
 
-        let listener = try helper.bindUnixListener(ListenerName("i2p-plugin")!)  // already listening, root-only
+        let listener = try helper.bindUnixListener(ListenerName.i2pPlugin)  // already listening, root-only
         let server = try await PluginHTTPServer.serve(listener: listener, driver: driver, group: group)
         logger.notice("plugin listening", metadata: [
             "socket": "\(settings.pluginSocket)", "networks": .stringConvertible(store.networks.count), "endpoints": .stringConvertible(store.endpoints.count),

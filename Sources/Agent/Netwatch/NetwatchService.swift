@@ -28,7 +28,7 @@ struct NetwatchService: Service {
             logger.notice("policy routing applied", metadata: ["summary": "\(summary)"])
         }
         let helper = self.helper
-        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName("netwatch")!) }, group: group, logger: logger)
+        let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName.netwatch) }, group: group, logger: logger)
         do {
             let version = try await runtime.version()
             logger.notice("watching", metadata: [

@@ -19,7 +19,7 @@ struct RouterService: Service {
     static let drainSeconds = 10
 
     func run() async throws {
-        let listener = try helper.bindUnixListener(ListenerName("router")!)  // already listening
+        let listener = try helper.bindUnixListener(ListenerName.router)  // already listening
         RouterMetrics.prepare()
         let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
         router.startAccepting(listener)
