@@ -43,7 +43,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Logging set-up (stdout text/JSON + syslog) and the version, used by both processes.
-        .target(name: "Runtime", dependencies: [
+        .target(name: "LogSetup", dependencies: [
             "CBuildInfo",
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,13 +54,13 @@ let package = Package(
         // Docker's multiplexed log/attach framing and HTTP chunked decoding, incremental.
         .target(name: "DockerStream"),
         .executableTarget(name: "Helper", dependencies: [
-            "IPC", "Config", "Runtime", "SeccompFilter", "CSeccomp", "CCap", "CProcess",
+            "IPC", "Config", "LogSetup", "SeccompFilter", "CSeccomp", "CCap", "CProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "Agent", dependencies: [
-            "IPC", "Config", "Runtime", "CProcess", "CSplice", "SeccompFilter", "SecretScan", "DockerStream", "CSSH",
+            "IPC", "Config", "LogSetup", "CProcess", "CSplice", "SeccompFilter", "SecretScan", "DockerStream", "CSSH",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Config", "SecretScan", "Runtime", .product(name: "Logging", package: "swift-log"),
+            "Agent", "Config", "SecretScan", "LogSetup", .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Runtime
+import LogSetup
 
 @main
 struct BulkheadAgent: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import XCTest
-@testable import Runtime
+@testable import LogSetup
 
 final class JSONLogValueTests: XCTestCase {
     func testNumbersBooleansAndDurationsAreTyped() throws {

@@ -1,6 +1,6 @@
 import Logging
 import NIOCore
-import Runtime
+import LogSetup
 
 /// What the audit proxy does with a request outside its API allow-list: the request
 /// never reaches the daemon; the client gets 403 with a JSON message (the docker CLI

@@ -1,5 +1,5 @@
 import Logging
-import Runtime
+import LogSetup
 import Synchronization
 #if canImport(Glibc)
 import Glibc

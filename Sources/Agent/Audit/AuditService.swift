@@ -3,7 +3,7 @@ import IPC
 import Logging
 import NIOCore
 import NIOPosix
-import Runtime
+import LogSetup
 import SecretScan
 import ServiceLifecycle
 import Synchronization

@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
-import Runtime
+import LogSetup
 
 /// The agent's one metrics registry, served at /metrics. Metrics are declared with
 /// their help text through swift-prometheus (promtool flags a metric without HELP);

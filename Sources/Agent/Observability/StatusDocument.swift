@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+import LogSetup
 
 /// The answer of /status, and what `bulkhead-agent status` prints: the agent, and
 /// per service whether it works, since when, its checks and its facts.

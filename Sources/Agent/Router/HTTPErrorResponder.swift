@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Runtime
+import LogSetup
 
 /// Answers a connection the router will not relay with a Docker-style error:
 /// an HTTP status and a JSON body `{"message": ...}` that the docker CLI prints

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Runtime
+import LogSetup
 import ServiceLifecycle
 
 struct SSHCommand: AsyncParsableCommand {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Config
 import Foundation
 import Logging
-import Runtime
+import LogSetup
 #if canImport(Glibc)
 import Glibc
 #endif

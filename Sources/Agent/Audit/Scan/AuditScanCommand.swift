@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Runtime
+import LogSetup
 import SecretScan
 import Yams
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+import LogSetup
 
 /// `--report-format sarif`: a SARIF 2.1.0 log with one run, every rule that ran in the
 /// driver, and per result the file, the line and `partialFingerprints["bulkhead/v1"]`.

@@ -1,5 +1,5 @@
 import Logging
-import Runtime
+import LogSetup
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,7 +5,7 @@ import Config
 import Foundation
 import IPC
 import Logging
-import Runtime
+import LogSetup
 #if canImport(Glibc)
 import Glibc
 #endif
