@@ -15,23 +15,18 @@ enum AuditMetrics {
 
     static let outcomes = ["relayed", "upstream_unavailable"]
     static let directions = ["to_daemon", "to_client"]
-    // Made once: a connection's outcome and bytes are counted without a registry lookup.
-    private static let connectionCounters = Dictionary(uniqueKeysWithValues: outcomes.map { ($0, makeConnections($0)) })
-    private static let byteCounters = Dictionary(uniqueKeysWithValues: directions.map { ($0, makeBytes($0)) })
+    private static let connectionCounters = LabelledCounters(
+        "bulkhead_audit_connections_total", help: "Client connections accepted, by outcome: relayed or upstream_unavailable.",
+        label: "outcome", values: outcomes)
+    private static let byteCounters = LabelledCounters(
+        "bulkhead_audit_relayed_bytes_total", help: "Bytes relayed, by direction: to_daemon (from clients) or to_client.",
+        label: "direction", values: directions)
 
     /// `outcome`: one of `outcomes`.
-    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] ?? makeConnections(outcome) }
+    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] }
 
     /// `direction`: to_daemon or to_client.
-    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] ?? makeBytes(direction) }
-
-    private static func makeConnections(_ outcome: String) -> Prometheus.Counter {
-        registry.makeCounter(descriptor: .named("bulkhead_audit_connections_total", "Client connections accepted, by outcome: relayed or upstream_unavailable."), labels: [("outcome", outcome)])
-    }
-
-    private static func makeBytes(_ direction: String) -> Prometheus.Counter {
-        registry.makeCounter(descriptor: .named("bulkhead_audit_relayed_bytes_total", "Bytes relayed, by direction: to_daemon (from clients) or to_client."), labels: [("direction", direction)])
-    }
+    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] }
 
     /// The client chooses the method: any other becomes "other", so a client cannot mint series.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"]

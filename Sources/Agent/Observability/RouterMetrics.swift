@@ -8,23 +8,19 @@ enum RouterMetrics {
 
     static let outcomes = ["relayed", "refused", "over_limit", "helper_unavailable", "no_credentials"]
     static let directions = ["to_daemon", "to_client"]
-    // Made once: a connection's outcome and bytes are counted without a registry lookup.
-    private static let connectionCounters = Dictionary(uniqueKeysWithValues: outcomes.map { ($0, makeConnections($0)) })
-    private static let byteCounters = Dictionary(uniqueKeysWithValues: directions.map { ($0, makeBytes($0)) })
+    private static let connectionCounters = LabelledCounters(
+        "bulkhead_router_connections_total",
+        help: "Client connections accepted, by outcome: relayed, refused, over_limit, helper_unavailable, no_credentials.",
+        label: "outcome", values: outcomes)
+    private static let byteCounters = LabelledCounters(
+        "bulkhead_router_relayed_bytes_total", help: "Bytes relayed, by direction: to_daemon (from clients) or to_client.",
+        label: "direction", values: directions)
 
     /// `outcome`: one of `outcomes`.
-    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] ?? makeConnections(outcome) }
+    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] }
 
     /// `direction`: to_daemon (what clients sent) or to_client.
-    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] ?? makeBytes(direction) }
-
-    private static func makeConnections(_ outcome: String) -> Prometheus.Counter {
-        registry.makeCounter(descriptor: .named("bulkhead_router_connections_total", "Client connections accepted, by outcome: relayed, refused, over_limit, helper_unavailable, no_credentials."), labels: [("outcome", outcome)])
-    }
-
-    private static func makeBytes(_ direction: String) -> Prometheus.Counter {
-        registry.makeCounter(descriptor: .named("bulkhead_router_relayed_bytes_total", "Bytes relayed, by direction: to_daemon (from clients) or to_client."), labels: [("direction", direction)])
-    }
+    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] }
 
     /// One refused connection of `uid`; `reason` is the refusal code or over_limit.
     static func userRefusals(uid: UInt32, reason: String) -> Prometheus.Counter {
