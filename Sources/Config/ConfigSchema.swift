@@ -4,18 +4,20 @@ import Yams
 enum ConfigSchema {
     static let topLevelKeys = Set(BulkheadConfig.CodingKeys.allCases.map(\.rawValue))
 
+    /// Each top-level section and the keys it accepts.
+    static let sections: [(String, [String])] = [
+        ("helper", HelperSection.CodingKeys.allCases.map(\.rawValue)),
+        ("agent", AgentSection.CodingKeys.allCases.map(\.rawValue)),
+        ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
+        ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
+        ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
+        ("netwatch", NetwatchSection.CodingKeys.allCases.map(\.rawValue)),
+        ("i2p", I2PSection.CodingKeys.allCases.map(\.rawValue)),
+        ("metrics", MetricsSection.CodingKeys.allCases.map(\.rawValue)),
+    ]
+
     static func checkKnownKeys(_ root: Node) throws(ConfigError) {
         try check(root, allowed: BulkheadConfig.CodingKeys.allCases.map(\.rawValue), at: "")
-        let sections: [(String, [String])] = [
-            ("helper", HelperSection.CodingKeys.allCases.map(\.rawValue)),
-            ("agent", AgentSection.CodingKeys.allCases.map(\.rawValue)),
-            ("router", RouterSection.CodingKeys.allCases.map(\.rawValue)),
-            ("audit", AuditSection.CodingKeys.allCases.map(\.rawValue)),
-            ("ssh", SSHSection.CodingKeys.allCases.map(\.rawValue)),
-            ("netwatch", NetwatchSection.CodingKeys.allCases.map(\.rawValue)),
-            ("i2p", I2PSection.CodingKeys.allCases.map(\.rawValue)),
-            ("metrics", MetricsSection.CodingKeys.allCases.map(\.rawValue)),
-        ]
         for (name, keys) in sections {
             if let section = root[name] { try check(section, allowed: keys, at: name + ".") }
         }
