@@ -33,9 +33,6 @@ struct RunAgent: AsyncParsableCommand {
         // SIGHUP (systemctl reload) must not end the agent: only the audit file's reopen
         // uses it, and that service installs its own handler.
         signal(SIGHUP, SIG_IGN)
-        // A peer that closes while bytes are on their way to it must end that connection
-        // (EPIPE), not the agent: the router's splice(2) into a socket cannot pass MSG_NOSIGNAL.
-        signal(SIGPIPE, SIG_IGN)
         let fdLimit = FileDescriptorLimit.raiseToHard()
         // The filter goes on before any service starts, so before any byte from a client,
         // a daemon or an SSH server is read. No process can be started under it: netwatch's
