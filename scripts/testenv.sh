@@ -68,7 +68,6 @@ PODMAN_GLOBAL=(--root "$PODMAN_ROOT" --runroot "$PODMAN_RUNROOT" --tmpdir "$RUN_
 DAEMON_USERS=(alice bob)
 ALL_USERS=(alice bob carol)
 ROOTLESS_SH=/usr/share/docker.io/contrib/dockerd-rootless.sh
-USER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 IMAGE=bulkhead/busybox:latest
 ROOTFS_TAR=$STATE_DIR/busybox-rootfs.tar
@@ -121,20 +120,11 @@ kill_pids() {
   fi
 }
 
-uid_of()       { id -u "$1"; }
-user_home()    { getent passwd "$1" | cut -d: -f6; }
+# uid_of, user_home, as_user (a clean, minimal environment): scripts/proc-lib.sh.
 user_runtime() { echo "/run/user/$(uid_of "$1")"; }
 user_sock()    { echo "$(user_runtime "$1")/docker.sock"; }
 leader_pidfile() { echo "$RUN_DIR/rootless-$1.pid"; }
 user_log()     { echo "$RUN_DIR/rootless-$1.log"; }
-
-# as_user USER CMD... — run CMD as USER with a clean, minimal environment.
-as_user() {
-  local u=$1; shift
-  runuser -u "$u" -- env -i \
-    HOME="$(user_home "$u")" USER="$u" LOGNAME="$u" PATH="$USER_PATH" \
-    XDG_RUNTIME_DIR="$(user_runtime "$u")" LANG=C.UTF-8 "$@"
-}
 
 # Docker CLI against the rootful test daemon / a user's rootless daemon, bounded.
 rootful_docker() { timeout 60 docker -H "$ROOTFUL_HOST" "$@"; }
@@ -374,9 +364,7 @@ start_rootless() {
   # permission denied' once per container, because with cgroup v1 and no
   # delegation the containers stay in the root-owned cgroup of whoever ran
   # `up`; containers run fine, only OOM event notification is unavailable.
-  (close_inherited_fds; cd / && exec setsid nohup runuser -u "$u" -- env -i \
-      HOME="$(user_home "$u")" USER="$u" LOGNAME="$u" PATH="$USER_PATH" LANG=C.UTF-8 \
-      XDG_RUNTIME_DIR="/run/user/$uid" \
+  (close_inherited_fds; as_user_argv "$u" && cd / && exec setsid nohup "${AS_USER_ARGV[@]}" \
       "$ROOTLESS_SH" >"$lg" 2>&1 </dev/null) &
   local spid=$!
   echo "$spid" >"$(leader_pidfile "$u")"
@@ -472,7 +460,7 @@ start_podman() {
   write_podman_conf
   log "starting rootful podman API service on $PODMAN_URL (root $PODMAN_ROOT, log $PODMAN_LOG)"
   # --time=0: never exit for idleness.
-  (close_inherited_fds; cd / && exec env -i PATH="$USER_PATH" LANG=C.UTF-8 CONTAINERS_CONF="$PODMAN_CONF" \
+  (close_inherited_fds; cd / && exec env -i PATH="$CLEAN_PATH" LANG=C.UTF-8 CONTAINERS_CONF="$PODMAN_CONF" \
       setsid nohup podman "${PODMAN_GLOBAL[@]}" system service --time=0 "$PODMAN_URL" \
       >"$PODMAN_LOG" 2>&1 </dev/null) &
   local spid=$!
@@ -514,8 +502,7 @@ start_test_sshd() {
   "$TEST_SSHD" setup
   "$TEST_SSHD" start "$SSHD_PORT"
   local v
-  v=$(runuser -u dockssh -- env -i HOME=/home/dockssh USER=dockssh LOGNAME=dockssh PATH="$USER_PATH" \
-        timeout 30 docker -H "ssh://dockssh@127.0.0.1:$SSHD_PORT" version --format '{{.Server.Version}}' 2>&1) ||
+  v=$(as_user dockssh timeout 30 docker -H "ssh://dockssh@127.0.0.1:$SSHD_PORT" version --format '{{.Server.Version}}' 2>&1) ||
     die "docker -H ssh://dockssh@127.0.0.1:$SSHD_PORT (as dockssh) failed: $v"
   log "test sshd: docker -H ssh://dockssh@127.0.0.1:$SSHD_PORT (as dockssh) -> server $v"
 }
