@@ -6,13 +6,14 @@
 # all throughputs are per byte of the same content.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/proc-lib.sh
+source "$here/../scripts/proc-lib.sh"   # as_user, pid_alive, wait_for, wait_sock...
 BIN=${BULKHEAD_BIN_DIR:?}
 W=$(mktemp -d /tmp/bulkhead-audit-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 LOG_MIB=${BENCH_LOG_MIB:-1024}
 SLICE_MIB=${BENCH_DS_MIB:-2}
 PYBIN=$("$here/../scripts/bench-python.sh")
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "generating a ${LOG_MIB} MiB log (one synthetic secret per ~64 KiB) and a labelled corpus" >&2
 python3 "$here/make_secret_corpus.py" log "$W/app.log" "$LOG_MIB"
@@ -85,8 +86,7 @@ YAML
 setsid "$BIN/bulkhead-helper" --config "$W/audit.yaml" >"$W/helper.log" 2>&1 &
 helper=$!
 trap 'kill -TERM $helper 2>/dev/null; wait $helper 2>/dev/null; docker -H unix://$DIRECT rm -f bh-bench-log >/dev/null 2>&1; rm -rf "$W" "$B"' EXIT
-for _ in $(seq 100); do [ -S "$PROXY" ] && break; sleep 0.1; done
-[ -S "$PROXY" ] || { cat "$B/../audit-bench-helper.log" "$W/helper.log" 2>/dev/null | tail -5; echo "audit proxy did not start" >&2; exit 1; }
+wait_sock "$PROXY" || { cat "$B/../audit-bench-helper.log" "$W/helper.log" 2>/dev/null | tail -5; echo "audit proxy did not start" >&2; exit 1; }
 docker -H "unix://$DIRECT" rm -f bh-bench-log >/dev/null 2>&1 || true
 echo "writing a 1 GiB container log" >&2
 # 4 KiB lines: dockerd's json-file reader is per line, and short lines would measure only it.

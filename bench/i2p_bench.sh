@@ -24,6 +24,8 @@
 # network this bench creates.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/proc-lib.sh
+source "$here/../scripts/proc-lib.sh"   # as_user, pid_alive, wait_for, wait_sock...
 ROOT=$(cd "$here/.." && pwd)
 BIN=${BULKHEAD_BIN_DIR:-}
 SOCKS_ONLY=${BENCH_I2P_SOCKS_ONLY:-0}
@@ -45,9 +47,8 @@ PLUGIN_SOCK=/run/docker/plugins/bulkhead-i2p.sock
 W=$(mktemp -d /tmp/bulkhead-i2p-bench.XXXXXX)
 chmod 755 "$W"
 dk() { timeout 120 docker -H "unix://$ROOTFUL" "$@"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-m() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
-wait_for() { local d=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < d)) || return 1; sleep 0.5; done; }
+# shellcheck disable=SC2034  # read by wait_for (scripts/proc-lib.sh)
+WAIT_FOR_INTERVAL=0.5   # wait_for's poll interval (s) here
 log() { echo "[i2p bench] $*" >&2; }
 
 helper_pid="" pids=()
@@ -60,7 +61,7 @@ cleanup() {
   fi
   if [ -n "$helper_pid" ]; then
     kill -TERM "$helper_pid" 2>/dev/null
-    wait_for 30 sh -c "! kill -0 $helper_pid 2>/dev/null" || kill -KILL "$helper_pid" 2>/dev/null
+    wait_gone 30 "$helper_pid" || kill -KILL "$helper_pid" 2>/dev/null
     wait "$helper_pid" 2>/dev/null
   fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -185,8 +186,8 @@ if [ "$SOCKS_ONLY" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- report
-pt=$(m "$plugin_tp"); st=$(m "$socks_tp")
-op=$(m "$out_plugin"); os=$(m "$out_socks"); ip_=$(m "$in_plugin"); ir=$(m "$in_ref")
+pt=$(median_of "$plugin_tp"); st=$(median_of "$socks_tp")
+op=$(median_of "$out_plugin"); os=$(median_of "$out_socks"); ip_=$(median_of "$in_plugin"); ir=$(median_of "$in_ref")
 printf '\ni2p bench: private I2P network (i2pd 2.45, zero-hop tunnels), %d MiB x %d runs interleaved, %d new connections for first byte; medians\n' "$MIB" "$RUNS" "$TTFB_N"
 printf '%-52s %12s %12s %10s\n' "metric" "plugin" "i2pd" "plugin/i2pd"
 awk -v p="$pt" -v s="$st" -v mib="$MIB" 'BEGIN { printf "%-52s %12s %12s %10s\n", mib " MiB from router 3, MB/s (i2pd: SOCKS on router 1)", p, s, (p == "nan" || s == "nan" || s == 0) ? "-" : sprintf("%.2fx", p / s) }'

@@ -5,12 +5,14 @@
 # has its own time limit. Traffic stays on Unix sockets of this machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/proc-lib.sh
+source "$here/../scripts/proc-lib.sh"   # as_user, pid_alive, wait_for, wait_sock...
 BIN=${BULKHEAD_BIN_DIR:?}
 ROUNDS=${BENCH_ROUNDS:-7}
 BYTES=${BENCH_BYTES:-2147483648}
 PINGS=${BENCH_PINGS:-2000}
 W=/run/bulkhead-bench
-ALICE=$(id -u alice)
+ALICE=$(uid_of alice)
 PROBE="python3 $here/relay_probe.py"
 rm -rf "$W"; mkdir -p "$W/$ALICE"; chmod 755 "$W"; chown alice "$W/$ALICE"; chmod 700 "$W/$ALICE"
 cp "$here/relay_probe.py" "$W/"; chmod 644 "$W/relay_probe.py"
@@ -19,14 +21,12 @@ PROBE="python3 $W/relay_probe.py"
 pids=()
 IMAGE=bulkhead/busybox:latest
 cleanup() {
-  runuser -u alice -- docker -H "unix:///run/user/$ALICE/docker.sock" rm -f bh-bench >/dev/null 2>&1 || true
+  as_user alice docker -H "unix:///run/user/$ALICE/docker.sock" rm -f bh-bench >/dev/null 2>&1 || true
   pkill -u alice -f "$W/" || true  # the sink and socat peers (runuser does not always pass the kill on)
   kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$W"
 }
 trap cleanup EXIT
-AS_ALICE=(runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/$ALICE)
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; echo "no socket $1" >&2; return 1; }
+as_user_argv alice; AS_ALICE=("${AS_USER_ARGV[@]}")   # an array: `& pids+=($!)` is the runuser
 
 # The sink (throughput) runs as alice in her 0700 dir: the router checks the daemon's uid.
 "${AS_ALICE[@]}" $PROBE sink "$W/$ALICE/sink.sock" & pids+=($!)
@@ -102,13 +102,12 @@ done
 PEAK_AGENT_KIB=$(kib "$SINK_AGENT" VmHWM); PEAK_HELPER_KIB=$(kib "$SINK_HELPER" VmHWM)
 HOLD=${BENCH_HOLD:-1000}
 "${AS_ALICE[@]}" $PROBE hold "$W/router-sink.sock" "$HOLD" 30 >"$W/hold.out" & hold_pid=$!
-for _ in $(seq 200); do grep -q held "$W/hold.out" 2>/dev/null && break; sleep 0.1; done
+wait_for 20 grep -q held "$W/hold.out" || true
 sleep 3  # the router sets each one up after the kernel accepted it
 HELD_AGENT_KIB=$(kib "$SINK_AGENT" VmRSS); HELD_HELPER_KIB=$(kib "$SINK_HELPER" VmRSS)
 HELD_FDS=$(ls "/proc/$SINK_AGENT/fd" | wc -l)
 kill $hold_pid 2>/dev/null || true; wait $hold_pid 2>/dev/null || true
 
-m() { tr ' ' '\n' <<<"$1" | grep . | median; }
 printf '\nRouter bench: %d rounds, median of each; %d MiB per upload, %d pings per round (alice, real rootless dockerd for pings)\n' \
   "$ROUNDS" $((BYTES / 1048576)) "$PINGS"
 echo "  copy, splice: minimal C relays (bench/relays/minimal_relay.c), the physical limit of a relay on this machine"
@@ -121,7 +120,7 @@ declare -A med
 for metric in up dl ping keep; do
   for path in direct copy splice socat router; do
     declare -n series=$metric
-    med[$metric.$path]=$(m "${series[$path]}")
+    med[$metric.$path]=$(median_of "${series[$path]}")
   done
 done
 args() { echo "${med[$1.direct]} ${med[$1.copy]} ${med[$1.splice]} ${med[$1.socat]} ${med[$1.router]}"; }

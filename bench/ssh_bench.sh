@@ -16,6 +16,8 @@
 #   BENCH_SSH_SKIP_PROXY=1  measure only the ssh:// side (no Bulkhead binary needed)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/proc-lib.sh
+source "$here/../scripts/proc-lib.sh"   # as_user, pid_alive, wait_for, wait_sock...
 SKIP_PROXY=${BENCH_SSH_SKIP_PROXY:-0}
 if [ "$SKIP_PROXY" = 1 ]; then BIN=${BULKHEAD_BIN_DIR:-}; else BIN=${BULKHEAD_BIN_DIR:?}; fi
 N=${BENCH_SSH_VERSION_N:-15}
@@ -25,7 +27,6 @@ SMALL_BYTES=$((256 * 1048576))
 FANOUT=${BENCH_SSH_FANOUT:-50}
 U=dockssh
 UHOME=/home/dockssh
-UPATH=/usr/local/bin:/usr/bin:/bin
 PORT=2222
 ROOTFUL=/run/bulkhead-test/rootful-docker.sock
 IMAGE=bulkhead/busybox:latest
@@ -39,16 +40,13 @@ PROXY_HOST=unix://$PROXY_SOCK
 proxy_pid=
 
 direct() { timeout 120 docker -H "unix://$ROOTFUL" "$@"; }
-as_u() { runuser -u "$U" -- env -i HOME="$UHOME" USER="$U" LOGNAME="$U" PATH="$UPATH" LANG=C.UTF-8 "$@"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-m() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$proxy_pid/status"; }
 
 cleanup() {
   set +e
   if [ -n "$proxy_pid" ]; then
     kill -TERM "$proxy_pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$proxy_pid" 2>/dev/null || break; sleep 0.1; done
+    wait_gone 5 "$proxy_pid"
     kill -KILL "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
   fi
   direct rm -f "$CONTAINER" >/dev/null 2>&1
@@ -61,18 +59,19 @@ trap cleanup EXIT
 "$here/../scripts/test-sshd.sh" start "$PORT" >/dev/null
 if [ ! -r "$UHOME/.ssh/id_ed25519" ] || [ ! -r "$UHOME/.ssh/known_hosts" ]; then echo "ssh_bench: run scripts/test-sshd.sh setup" >&2; exit 1; fi
 rm -rf "$W"; mkdir -p "$W/$U"; chmod 755 "$W"; chown "$U:" "$W/$U"; chmod 700 "$W/$U"
-as_u timeout 60 docker -H "$SSH_HOST" version >/dev/null || { echo "ssh_bench: docker -H $SSH_HOST does not work as $U" >&2; exit 1; }
+as_user "$U" timeout 60 docker -H "$SSH_HOST" version >/dev/null || { echo "ssh_bench: docker -H $SSH_HOST does not work as $U" >&2; exit 1; }
 
 if [ "$SKIP_PROXY" != 1 ]; then
   # setpriv execs (no fork), so $! is the proxy itself: its /proc/PID/status is the one read.
-  setpriv --reuid="$U" --regid="$U" --init-groups env -i HOME="$UHOME" USER="$U" LOGNAME="$U" PATH="$UPATH" LANG=C.UTF-8 \
+  setpriv --reuid="$U" --regid="$U" --init-groups env -i HOME="$UHOME" USER="$U" LOGNAME="$U" PATH="$CLEAN_PATH" LANG=C.UTF-8 \
     "$BIN/bulkhead-agent" ssh proxy -ssh-user "$U" -ssh-host "127.0.0.1:$PORT" -ssh-key "$UHOME/.ssh/id_ed25519" \
     -local-socket "$PROXY_SOCK" -remote-socket "$ROOTFUL" -timeout 10s --known-hosts "$UHOME/.ssh/known_hosts" \
     >"$W/proxy.log" 2>&1 </dev/null &
   proxy_pid=$!
-  for _ in $(seq 200); do [ -S "$PROXY_SOCK" ] && break; kill -0 "$proxy_pid" 2>/dev/null || break; sleep 0.1; done
+  proxy_bound_or_gone() { [ -S "$PROXY_SOCK" ] || ! pid_alive "$proxy_pid"; }
+  wait_for 20 proxy_bound_or_gone || true
   if [ ! -S "$PROXY_SOCK" ]; then echo "ssh_bench: the proxy did not bind $PROXY_SOCK:" >&2; tail -n 20 "$W/proxy.log" >&2; exit 1; fi
-  as_u timeout 60 docker -H "$PROXY_HOST" version >/dev/null || { echo "ssh_bench: docker through the proxy fails" >&2; tail -n 20 "$W/proxy.log" >&2; exit 1; }
+  as_user "$U" timeout 60 docker -H "$PROXY_HOST" version >/dev/null || { echo "ssh_bench: docker through the proxy fails" >&2; tail -n 20 "$W/proxy.log" >&2; exit 1; }
 fi
 SIDES=(ssh); [ "$SKIP_PROXY" = 1 ] || SIDES=(proxy ssh)
 host_of() { if [ "$1" = proxy ]; then echo "$PROXY_HOST"; else echo "$SSH_HOST"; fi; }
@@ -87,7 +86,7 @@ head -c "$CP_BYTES" /dev/urandom >"$UPLOAD"; chown "$U:" "$UPLOAD"; chmod 600 "$
 # so runuser's start-up is not counted; fails if the command fails.
 timed() {  # limit, docker args...
   local limit=$1; shift
-  as_u bash -c 'l=$1; shift; e=$(mktemp); t0=$EPOCHREALTIME
+  as_user "$U" bash -c 'l=$1; shift; e=$(mktemp); t0=$EPOCHREALTIME
     timeout "$l" "$@" >/dev/null 2>"$e" || { cat "$e" >&2; rm -f "$e"; exit 1; }; t1=$EPOCHREALTIME; rm -f "$e"
     echo $(( ${t1/./} - ${t0/./} ))' _ "$limit" "$@"
 }
@@ -138,7 +137,7 @@ done
 # FANOUT concurrent `docker ps`, as dockssh; prints "failures wall_ms", and the
 # most frequent error lines on stderr.
 fanout() {
-  as_u bash -c 'h=$1; n=$2; d=$(mktemp -d); pids=(); t0=$EPOCHREALTIME
+  as_user "$U" bash -c 'h=$1; n=$2; d=$(mktemp -d); pids=(); t0=$EPOCHREALTIME
     for i in $(seq 1 "$n"); do timeout 120 docker -H "$h" ps >/dev/null 2>"$d/$i" & pids+=($!); done
     f=0; for p in "${pids[@]}"; do wait "$p" || f=$((f + 1)); done; t1=$EPOCHREALTIME
     echo "$f $(( (${t1/./} - ${t0/./}) / 1000 ))"
@@ -151,10 +150,10 @@ for side in "${SIDES[@]}"; do
 done
 
 # ---------------------------------------------------------------- report
-vp=$(m "${ver[proxy]:-}"); vs=$(m "${ver[ssh]}")
-cpp=$(m "${cp[proxy]:-}"); cps=$(m "${cp[ssh]}")
-upp=$(m "${up[proxy]:-}"); ups=$(m "${up[ssh]}")
-cpc=$(m "${cp[scp]}"); upc=$(m "${up[scp]}")
+vp=$(median_of "${ver[proxy]:-}"); vs=$(median_of "${ver[ssh]}")
+cpp=$(median_of "${cp[proxy]:-}"); cps=$(median_of "${cp[ssh]}")
+upp=$(median_of "${up[proxy]:-}"); ups=$(median_of "${up[ssh]}")
+cpc=$(median_of "${cp[scp]}"); upc=$(median_of "${up[scp]}")
 printf '\nssh bench: docker CLI as %s -> sshd 127.0.0.1:%s -> rootful test dockerd; %d docker version rounds, %d x %d MiB docker cp rounds, interleaved; medians\n' \
   "$U" "$PORT" "$N" "$CP_ROUNDS" $((CP_BYTES / 1048576))
 printf '%-36s %14s %14s %12s %s\n' metric proxy ssh:// ratio expectation

@@ -13,6 +13,8 @@
 #   wait_for SECS CMD...    run CMD (quiet) until it succeeds, every $WAIT_FOR_INTERVAL
 #                           s (0.2); false once SECS have passed
 #   wait_sock SOCK [SECS]   wait_for a Unix socket (10 s); says so on stderr if none
+#   median / median_of STR  the median of the numbers on stdin / of STR's words (nan if
+#                           none): what the bench scripts report
 RUN_DIR=/run/bulkhead-test
 STATE_DIR=/var/lib/bulkhead-test
 # The PATH of the clean environments (as_user; daemons started by hand).
@@ -87,6 +89,13 @@ wait_for() {
 wait_sock() {
   wait_for "${2:-10}" test -S "$1" || { echo "no socket $1 after ${2:-10} s" >&2; return 1; }
 }
+
+# median — the median of the numbers on stdin, one a line; "nan" if there is none.
+median() {
+  sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+# median_of "N N ..." — the median of the words of one string (nan if there is none).
+median_of() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
 
 uid_of()    { id -u "$1"; }
 user_home() { getent passwd "$1" | cut -d: -f6; }
