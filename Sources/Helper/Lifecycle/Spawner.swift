@@ -10,15 +10,9 @@ import Glibc
 /// needs CAP_SETUID or execve. It holds no fd but its own channel and is not
 /// dumpable: a compromised agent gains nothing by reaching it.
 ///
-/// Protocol on its channel: a record with one fd, the agent's end of a fresh IPC
-/// socketpair, means "(re)start the agent with this"; a `reload` record without an fd
-/// means "send the agent SIGHUP" (the helper, another uid, cannot signal it itself).
-/// End of stream means stop.
+/// Its channel speaks `SpawnerRequest`: launch (with the agent's IPC fd) and reload;
+/// it refuses and logs anything else. End of stream means stop.
 struct Spawner {
-    /// Frame types on the spawner's channel.
-    static let launchType: UInt16 = 0
-    static let reloadType: UInt16 = 1
-
     let pid: pid_t
     let channel: PacketChannel
 
@@ -46,7 +40,7 @@ struct Spawner {
         let (helperSide, agentSide) = try PacketChannel.pair()
         defer { agentSide.close() }
         do {
-            try channel.send(Frame(kind: .request, type: Self.launchType, id: 0, payload: []), fd: agentSide.fd)
+            try send(.launch(ipc: agentSide.fd))
         } catch {
             helperSide.close()
             throw error
@@ -56,7 +50,11 @@ struct Spawner {
 
     /// Asks the spawner to pass SIGHUP to the running agent (systemctl reload).
     func reloadAgent() throws(SystemCallError) {
-        try channel.send(Frame(kind: .request, type: Self.reloadType, id: 0, payload: []), nonBlocking: true)
+        try send(.reload, nonBlocking: true)
+    }
+
+    private func send(_ request: SpawnerRequest, nonBlocking: Bool = false) throws(SystemCallError) {
+        try channel.send(request.frame, fd: request.fd, nonBlocking: nonBlocking)
     }
 
     /// Asks the spawner to stop the agent and exit, then reaps it. The wait is
@@ -98,19 +96,26 @@ private struct SpawnerProcess {
             _ = poll(&pfd, 1, 200)
             reapExited(&agent)
             guard pfd.revents != 0 else { continue }
-            guard let received = try? channel.receive(limit: 64), !received.isEndOfStream else {
+            guard let received = try? channel.receive(limit: SpawnerRequest.maxRecordSize), !received.isEndOfStream else {
                 stopAgent(&agent)
                 _exit(0)
             }
-            guard received.fd >= 0 else {
-                if agent > 0, (try? Frame.decode(received.record[...], expected: .request))?.type == Spawner.reloadType {
-                    kill(agent, SIGHUP)
-                }
+            let request: SpawnerRequest
+            do {
+                request = try SpawnerRequest.decode(received)
+            } catch {
+                if received.fd >= 0 { close(received.fd) }
+                logger.error("spawner refused a request", metadata: ["error": "\(error)"])
                 continue
             }
-            if agent > 0 { kill(-agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
-            agent = spawn(ipc: received.fd)
-            close(received.fd)
+            switch request {
+            case .reload:
+                if agent > 0 { kill(agent, SIGHUP) }
+            case .launch(let ipc):
+                if agent > 0 { kill(-agent, SIGKILL); var s: Int32 = 0; waitpid(agent, &s, 0); agent = 0 }
+                agent = spawn(ipc: ipc)
+                close(ipc)
+            }
         }
     }
 
