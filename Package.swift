@@ -76,7 +76,7 @@ let package = Package(
         // libFuzzer harness for the IPC decoders (`make fuzz`); a plain build replays inputs.
         .executableTarget(name: "IPCFuzz", dependencies: ["IPC"]),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "Config", .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config"]),
+        .testTarget(name: "BoundaryTests", dependencies: ["IPC", "Config", "Helper"]),
         .testTarget(name: "SecretScanTests", dependencies: ["SecretScan", "DockerStream"]),
         .testTarget(name: "DockerStreamTests", dependencies: ["DockerStream"]),
         .testTarget(name: "AgentTests", dependencies: [
