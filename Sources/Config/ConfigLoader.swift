@@ -6,7 +6,8 @@ import Yams
 ///   2. environment variables `BULKHEAD_SECTION__KEY=value` (double underscore between levels),
 ///   3. the YAML file,
 ///   4. built-in defaults.
-/// Unknown keys are errors, so a typo never silently falls back to a default.
+/// Unknown keys are errors, so a typo never silently falls back to a default: each
+/// section refuses them as it decodes (`ConfigSection`).
 public enum ConfigLoader {
     public static let environmentPrefix = "BULKHEAD_"
 
@@ -26,7 +27,7 @@ public enum ConfigLoader {
             let path = name.dropFirst(environmentPrefix.count).lowercased().components(separatedBy: "__")
             // Only names that start with a config section or top-level key are overrides;
             // other BULKHEAD_* variables (a test's BULKHEAD_BIN_DIR, say) are not ours.
-            guard ConfigSchema.topLevelKeys.contains(path[0]) else { continue }
+            guard BulkheadConfig.keys.contains(path[0]) else { continue }
             try set(&root, path: path, value: value, source: "environment variable \(name)")
         }
         // The original netwatch daemon's variables (WATCH_NETWORK, ...) apply to a netwatch section.
@@ -43,13 +44,12 @@ public enum ConfigLoader {
             try set(&root, path: path, value: String(override[override.index(after: eq)...]), source: "--set \(override)")
         }
 
-        try ConfigSchema.checkKnownKeys(root)
         let config: BulkheadConfig
         do {
             // Yams 5 decodes from text: serialize the overridden tree back first.
             config = try YAMLDecoder().decode(BulkheadConfig.self, from: try Yams.serialize(node: root))
         } catch {
-            throw ConfigError("a value has the wrong type: \(describe(error))")
+            throw ConfigError(describe(error))
         }
         let problems = ConfigValidator.problems(in: config)
         guard problems.isEmpty else { throw ConfigError(problems.joined(separator: "; ")) }
@@ -82,15 +82,32 @@ public enum ConfigLoader {
     }
 
     private static func describe(_ error: any Error) -> String {
-        if let e = error as? DecodingError {
-            switch e {
-            case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .keyNotFound(_, let ctx), .dataCorrupted(let ctx):
-                let key = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-                return "\(key.isEmpty ? "(top)" : key): \(ctx.debugDescription)"
-            @unknown default: break
-            }
+        guard let e = error as? DecodingError else { return "a value has the wrong type: \(error)" }
+        switch e {
+        case .typeMismatch(let type, let ctx) where "\(type)".contains("Mapping") || "\(type)".contains("Dictionary"):
+            return ctx.codingPath.isEmpty ? "the top level must be a mapping" : "\(keyPath(ctx.codingPath)) must be a mapping of keys"
+        case .typeMismatch(let type, let ctx) where "\(type)".contains("Sequence") || "\(type)".contains("Array"):
+            return "\(keyPath(ctx.codingPath)) must be a list"
+        case .dataCorrupted(let ctx) where ctx.underlyingError is UnknownConfigKey:
+            let known = (ctx.underlyingError as? UnknownConfigKey)?.known ?? []
+            return "unknown key \(keyPath(ctx.codingPath)) (known here: \(known.sorted().joined(separator: ", ")))"
+        case .dataCorrupted(let ctx) where ctx.underlyingError is ConfigTextProblem:
+            return "\(keyPath(ctx.codingPath)) \(ctx.debugDescription)"
+        case .keyNotFound(let key, let ctx):
+            return "\(keyPath(ctx.codingPath + [key])) is missing"
+        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
+            return "a value has the wrong type: \(keyPath(ctx.codingPath)): \(ctx.debugDescription)"
+        @unknown default:
+            return "a value has the wrong type: \(error)"
         }
-        return "\(error)"
+    }
+
+    /// "ssh.remotes[0].timeout", as the config's own messages name keys.
+    private static func keyPath(_ path: [any CodingKey]) -> String {
+        let text = path.reduce(into: "") { text, key in
+            if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : "." + key.stringValue }
+        }
+        return text.isEmpty ? "(top)" : text
     }
 }
 

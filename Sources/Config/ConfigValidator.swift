@@ -18,8 +18,8 @@ public enum ConfigValidator {
         if !config.agent.path.isEmpty, !isCleanAbsolutePath(config.agent.path) {
             problems.append("agent.path must be an absolute path without '..'")
         }
-        if !(1...3600).contains(config.agent.restartBackoffMax) { problems.append("agent.restart_backoff_max must be 1...3600 seconds") }
-        if !(1...3600).contains(config.agent.binaryCheckInterval) { problems.append("agent.binary_check_interval must be 1...3600 seconds") }
+        if !("1s"..."1h").contains(config.agent.restartBackoffMax) { problems.append("agent.restart_backoff_max must be a duration from 1s to 1h") }
+        if !("1s"..."1h").contains(config.agent.binaryCheckInterval) { problems.append("agent.binary_check_interval must be a duration from 1s to 1h") }
 
         for (name, spec) in config.listeners.sorted(by: { $0.key < $1.key }) {
             let key = "listeners.\(name)"
@@ -30,9 +30,8 @@ public enum ConfigValidator {
             switch (spec.unix, spec.tcp) {
             case (let path?, nil):
                 if !isCleanAbsolutePath(path) { problems.append("\(key).unix must be an absolute path without '..'") }
-                if parseMode(spec.mode) == nil { problems.append("\(key).mode \(spec.mode.debugDescription) is not an octal mode like 0660") }
             case (nil, let address?):
-                if TCPAddress(address)?.isNumeric != true { problems.append("\(key).tcp \(address.debugDescription) is not NUMERIC-ADDRESS:PORT (IPv6 as [::1]:443)") }
+                if !address.isNumeric { problems.append("\(key).tcp \(address.text.debugDescription) is not NUMERIC-ADDRESS:PORT (IPv6 as [::1]:443)") }
             default:
                 problems.append("\(key) needs exactly one of unix or tcp")
             }
@@ -40,7 +39,6 @@ public enum ConfigValidator {
 
         if let router = config.router, router.enabled {
             if !isCleanAbsolutePath(router.listen) { problems.append("router.listen must be an absolute path without '..'") }
-            if parseMode(router.mode) == nil { problems.append("router.mode \(router.mode.debugDescription) is not an octal mode like 0666") }
             let template = router.userSocket
             if !isCleanAbsolutePath(template) || template.components(separatedBy: "%d").count != 2 || template.filter({ $0 == "%" }).count != 1 {
                 problems.append("router.user_socket must be an absolute path with exactly one %d (the uid), e.g. /run/user/%d/docker.sock")
@@ -56,7 +54,6 @@ public enum ConfigValidator {
             where !isCleanAbsolutePath(path) {
                 problems.append("\(key) must be an absolute path without '..'")
             }
-            if parseMode(audit.mode) == nil { problems.append("audit.mode \(audit.mode.debugDescription) is not an octal mode like 0660") }
             if !audit.rulesFile.isEmpty, !isCleanAbsolutePath(audit.rulesFile) { problems.append("audit.rules_file must be an absolute path") }
             if !audit.baseline.isEmpty, !isCleanAbsolutePath(audit.baseline) { problems.append("audit.baseline must be an absolute path") }
             if !(16...1_000_000).contains(audit.queueSize) { problems.append("audit.queue_size must be 16...1000000") }
@@ -76,11 +73,6 @@ public enum ConfigValidator {
         return problems
     }
 
-    public static func parseMode(_ text: String) -> UInt32? {
-        guard !text.isEmpty, text.count <= 4, let v = UInt32(text, radix: 8), v <= 0o777 else { return nil }
-        return v
-    }
-
     public static func isCleanAbsolutePath(_ path: String) -> Bool {
         path.hasPrefix("/") && path.utf8.count < 108 && !path.split(separator: "/").contains("..")
             && !path.contains("\0") && !path.contains("//")
@@ -92,23 +84,33 @@ public enum ConfigValidator {
 }
 
 /// "ADDRESS:PORT" with IPv6 in brackets.
-public struct TCPAddress: Equatable, Sendable {
+public struct TCPAddress: ConfigText {
     public var host: String
     public var port: UInt16
 
-    public init?(_ text: String) {
+    public init(parsing text: String) throws(ConfigTextProblem) {
+        let problem = ConfigTextProblem("\(text.debugDescription) is not NUMERIC-ADDRESS:PORT (IPv6 as [::1]:443)")
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()), p > 0 else { return nil }
+            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()), p > 0 else { throw problem }
             port = p
         } else {
-            guard let colon = text.lastIndex(of: ":"), let p = UInt16(text[text.index(after: colon)...]), p > 0 else { return nil }
+            guard let colon = text.lastIndex(of: ":"), let p = UInt16(text[text.index(after: colon)...]), p > 0 else { throw problem }
             host = String(text[..<colon])
             port = p
         }
-        if host.isEmpty { return nil }
+        if host.isEmpty { throw problem }
     }
+
+    public init(host: String, port: UInt16) { self.host = host; self.port = port }
+
+    /// A listen address given on a command line.
+    public init?(_ text: String) {
+        do { try self.init(parsing: text) } catch { return nil }
+    }
+
+    public var text: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// The helper binds numeric addresses only: no name lookups inside the sandbox.
     public var isNumeric: Bool {

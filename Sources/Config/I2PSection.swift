@@ -1,75 +1,40 @@
 /// i2p: a Docker network plugin that puts each container on I2P and nothing else.
 /// The helper binds the plugin socket and owns links and rules; the agent speaks
 /// the plugin API, SAM, DNS and the transparent proxy.
-public struct I2PSection: Codable, Equatable, Sendable {
-    public var enabled: Bool
+public struct I2PSection: ConfigSection {
+    public var enabled = true
     /// The SAM v3 bridge, NUMERIC-ADDRESS:PORT (Debian's i2pd: 127.0.0.1:7656).
-    public var sam: String
+    public var sam = TCPAddress(host: "127.0.0.1", port: 7656)
     /// Subnets plugin networks may use (`docker network create --subnet`); the helper
     /// refuses links outside them.
-    public var subnets: [String]
+    public var subnets: [IPv4Subnet] = ["10.231.0.0/16"]
     /// Fake addresses handed out for `.i2p` names (never 127/8).
-    public var fakePool: String
+    public var fakePool: IPv4Subnet = "10.64.0.0/10"
     /// The agent's transparent TCP port on each gateway (REDIRECT target).
-    public var transparentPort: UInt16
+    public var transparentPort: UInt16 = 7680
     /// The agent's DNS port on each gateway (udp and tcp 53 are redirected to it).
-    public var dnsPort: UInt16
+    public var dnsPort: UInt16 = 7653
     /// Where dockerd finds the plugin (bound by the helper, root-only).
-    public var pluginSocket: String
+    public var pluginSocket = "/run/docker/plugins/bulkhead-i2p.sock"
     /// Keys, endpoints and the status file (the agent's; created by the helper at start).
-    public var stateDir: String
+    public var stateDir = "/var/lib/bulkhead/i2p"
     /// The Docker API socket the agent asks for container names (connected by the helper).
-    public var dockerSocket: String
+    public var dockerSocket = "/var/run/docker.sock"
     /// Tunnel settings of every session (i2pd's SAM default quantity is 5: always set).
-    public var inboundLength: Int
-    public var outboundLength: Int
-    public var inboundQuantity: Int
-    public var outboundQuantity: Int
+    public var inboundLength = 3
+    public var outboundLength = 3
+    public var inboundQuantity = 2
+    public var outboundQuantity = 2
     /// Links and rules are re-asserted this often (repairs a flush or a stray link).
-    public var convergeInterval: String
+    public var convergeInterval: ConfigDuration = "10s"
 
-    public init(
-        enabled: Bool = true, sam: String = "127.0.0.1:7656", subnets: [String] = ["10.231.0.0/16"], fakePool: String = "10.64.0.0/10",
-        transparentPort: UInt16 = 7680, dnsPort: UInt16 = 7653, pluginSocket: String = "/run/docker/plugins/bulkhead-i2p.sock",
-        stateDir: String = "/var/lib/bulkhead/i2p", dockerSocket: String = "/var/run/docker.sock",
-        inboundLength: Int = 3, outboundLength: Int = 3, inboundQuantity: Int = 2, outboundQuantity: Int = 2, convergeInterval: String = "10s"
-    ) {
-        self.enabled = enabled; self.sam = sam; self.subnets = subnets; self.fakePool = fakePool
-        self.transparentPort = transparentPort; self.dnsPort = dnsPort; self.pluginSocket = pluginSocket
-        self.stateDir = stateDir; self.dockerSocket = dockerSocket
-        self.inboundLength = inboundLength; self.outboundLength = outboundLength
-        self.inboundQuantity = inboundQuantity; self.outboundQuantity = outboundQuantity; self.convergeInterval = convergeInterval
+    public init() {}
+
+    public static var fields: [ConfigField<Self>] {
+        [.init("enabled", \.enabled), .init("sam", \.sam), .init("subnets", \.subnets), .init("fake_pool", \.fakePool),
+         .init("transparent_port", \.transparentPort), .init("dns_port", \.dnsPort), .init("plugin_socket", \.pluginSocket),
+         .init("state_dir", \.stateDir), .init("docker_socket", \.dockerSocket), .init("inbound_length", \.inboundLength),
+         .init("outbound_length", \.outboundLength), .init("inbound_quantity", \.inboundQuantity),
+         .init("outbound_quantity", \.outboundQuantity), .init("converge_interval", \.convergeInterval)]
     }
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case enabled, sam, subnets
-        case fakePool = "fake_pool", transparentPort = "transparent_port", dnsPort = "dns_port", pluginSocket = "plugin_socket"
-        case stateDir = "state_dir", dockerSocket = "docker_socket"
-        case inboundLength = "inbound_length", outboundLength = "outbound_length"
-        case inboundQuantity = "inbound_quantity", outboundQuantity = "outbound_quantity", convergeInterval = "converge_interval"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let d = I2PSection()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
-        sam = try c.decodeIfPresent(String.self, forKey: .sam) ?? d.sam
-        subnets = try c.decodeIfPresent([String].self, forKey: .subnets) ?? d.subnets
-        fakePool = try c.decodeIfPresent(String.self, forKey: .fakePool) ?? d.fakePool
-        transparentPort = try c.decodeIfPresent(UInt16.self, forKey: .transparentPort) ?? d.transparentPort
-        dnsPort = try c.decodeIfPresent(UInt16.self, forKey: .dnsPort) ?? d.dnsPort
-        pluginSocket = try c.decodeIfPresent(String.self, forKey: .pluginSocket) ?? d.pluginSocket
-        stateDir = try c.decodeIfPresent(String.self, forKey: .stateDir) ?? d.stateDir
-        dockerSocket = try c.decodeIfPresent(String.self, forKey: .dockerSocket) ?? d.dockerSocket
-        inboundLength = try c.decodeIfPresent(Int.self, forKey: .inboundLength) ?? d.inboundLength
-        outboundLength = try c.decodeIfPresent(Int.self, forKey: .outboundLength) ?? d.outboundLength
-        inboundQuantity = try c.decodeIfPresent(Int.self, forKey: .inboundQuantity) ?? d.inboundQuantity
-        outboundQuantity = try c.decodeIfPresent(Int.self, forKey: .outboundQuantity) ?? d.outboundQuantity
-        convergeInterval = try c.decodeIfPresent(String.self, forKey: .convergeInterval) ?? d.convergeInterval
-    }
-
-    /// `subnets` parsed (entries that do not parse are refused at load).
-    public var servedSubnets: [IPv4Subnet] { subnets.compactMap(IPv4Subnet.init) }
-    /// `fake_pool` parsed.
-    public var pool: IPv4Subnet? { IPv4Subnet(fakePool) }
 }

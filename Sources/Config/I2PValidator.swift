@@ -5,23 +5,19 @@ enum I2PValidator {
     static func problems(in config: BulkheadConfig) -> [String] {
         guard let s = config.enabledI2P else { return [] }
         var problems: [String] = []
-        if TCPAddress(s.sam)?.isNumeric != true { problems.append("i2p.sam must be NUMERIC-ADDRESS:PORT, e.g. 127.0.0.1:7656") }
+        if !s.sam.isNumeric { problems.append("i2p.sam must be NUMERIC-ADDRESS:PORT, e.g. 127.0.0.1:7656") }
         if s.subnets.isEmpty { problems.append("i2p.subnets must name at least one subnet, e.g. 10.231.0.0/16") }
-        for (i, text) in s.subnets.enumerated() {
-            guard let subnet = IPv4Subnet(text) else { problems.append("i2p.subnets[\(i)] must be an IPv4 CIDR like 10.231.0.0/16"); continue }
+        for (i, subnet) in s.subnets.enumerated() {
             if subnet.length > 30 { problems.append("i2p.subnets[\(i)] must be /30 or larger (a gateway and a container)") }
             if subnet.network >> 24 == 127 { problems.append("i2p.subnets[\(i)] must not be in 127.0.0.0/8") }
         }
-        if let pool = s.pool {
-            if pool.network >> 24 == 127 { problems.append("i2p.fake_pool must not be in 127.0.0.0/8 (packets from a container to it are martians)") }
-            if pool.length > 24 { problems.append("i2p.fake_pool must be /24 or larger") }
-            for (i, subnet) in s.servedSubnets.enumerated() where subnet.overlaps(pool) {
-                problems.append("i2p.fake_pool overlaps i2p.subnets[\(i)]")
-            }
-        } else {
-            problems.append("i2p.fake_pool must be an IPv4 CIDR like 10.64.0.0/10")
+        let pool = s.fakePool
+        if pool.network >> 24 == 127 { problems.append("i2p.fake_pool must not be in 127.0.0.0/8 (packets from a container to it are martians)") }
+        if pool.length > 24 { problems.append("i2p.fake_pool must be /24 or larger") }
+        for (i, subnet) in s.subnets.enumerated() where subnet.overlaps(pool) {
+            problems.append("i2p.fake_pool overlaps i2p.subnets[\(i)]")
         }
-        let subnets = s.servedSubnets
+        let subnets = s.subnets
         for i in subnets.indices { for j in subnets.indices where j > i && subnets[i].overlaps(subnets[j]) {
             problems.append("i2p.subnets[\(i)] and i2p.subnets[\(j)] overlap")
         } }
@@ -40,9 +36,7 @@ enum I2PValidator {
         for (key, value) in [("inbound_quantity", s.inboundQuantity), ("outbound_quantity", s.outboundQuantity)] where !(1...16).contains(value) {
             problems.append("i2p.\(key) must be 1...16 tunnels")
         }
-        if let t = DurationText.seconds(s.convergeInterval), (1...3600).contains(t) {} else {
-            problems.append("i2p.converge_interval must be a duration from 1s to 1h, e.g. 10s")
-        }
+        if !("1s"..."1h").contains(s.convergeInterval) { problems.append("i2p.converge_interval must be a duration from 1s to 1h, e.g. 10s") }
         return problems
     }
 }

@@ -1,45 +1,30 @@
 /// The agent's observability listener: Prometheus metrics (`/metrics`), health
 /// (`/healthz`) and status (`/status`, read by `bulkhead-agent status`). The helper
 /// binds it like every other listener; the agent only serves it.
-public struct MetricsSection: Codable, Equatable, Sendable {
-    public var enabled: Bool
+public struct MetricsSection: ConfigSection {
+    public var enabled = true
     /// "ADDRESS:PORT" (numeric, loopback by default) or the absolute path of a Unix socket.
-    public var listen: String
+    public var listen: MetricsAddress = "127.0.0.1:9741"
     /// Mode and group of the Unix socket (ignored for TCP).
-    public var mode: String
-    public var group: String
+    public var mode: FileMode = "0660"
+    public var group = "root"
 
-    public static let defaultListen = "127.0.0.1:9741"
+    public init() {}
 
-    public init(enabled: Bool = true, listen: String = MetricsSection.defaultListen, mode: String = "0660", group: String = "root") {
-        self.enabled = enabled; self.listen = listen; self.mode = mode; self.group = group
-    }
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, listen, mode, group }
-
-    public init(from decoder: any Decoder) throws {
-        let d = MetricsSection()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? d.enabled
-        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? d.listen
-        mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? d.mode
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? d.group
+    public static var fields: [ConfigField<Self>] {
+        [.init("enabled", \.enabled), .init("listen", \.listen), .init("mode", \.mode), .init("group", \.group)]
     }
 
     /// A Unix socket path rather than a TCP address.
-    public var isUnix: Bool { listen.hasPrefix("/") }
+    public var isUnix: Bool { if case .unix = listen { true } else { false } }
 
     static func problems(in section: MetricsSection) -> [String] {
         guard section.enabled else { return [] }
-        if section.isUnix {
-            var problems: [String] = []
-            if !ConfigValidator.isCleanAbsolutePath(section.listen) { problems.append("metrics.listen must be an absolute path without '..' or NUMERIC-ADDRESS:PORT") }
-            if ConfigValidator.parseMode(section.mode) == nil { problems.append("metrics.mode \(section.mode.debugDescription) is not an octal mode like 0660") }
-            return problems
+        switch section.listen {
+        case .unix(let path):
+            return ConfigValidator.isCleanAbsolutePath(path) ? [] : ["metrics.listen must be an absolute path without '..' or NUMERIC-ADDRESS:PORT"]
+        case .tcp(let address):
+            return address.isNumeric ? [] : ["metrics.listen \(address.text.debugDescription) is not NUMERIC-ADDRESS:PORT (e.g. 127.0.0.1:9741, [::1]:9741) or an absolute socket path"]
         }
-        if TCPAddress(section.listen)?.isNumeric != true {
-            return ["metrics.listen \(section.listen.debugDescription) is not NUMERIC-ADDRESS:PORT (e.g. 127.0.0.1:9741, [::1]:9741) or an absolute socket path"]
-        }
-        return []
     }
 }

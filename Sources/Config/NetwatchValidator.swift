@@ -13,33 +13,21 @@ enum NetwatchValidator {
         where value.isEmpty || value.count > 128 || value.contains("=") {
             problems.append("netwatch.\(key) must be a label name without '='")
         }
-        if !n.iptablesMangleMarkPublishedPorts.isEmpty, (n.publishedPortMark ?? 0) == 0 {
-            problems.append("netwatch.iptables_mangle_mark_published_ports must be a non-zero number (decimal or 0x hex), or empty")
-        }
         for (key, path) in [("startup_script", n.startupScript), ("shutdown_script", n.shutdownScript)] where !path.isEmpty && !ConfigValidator.isCleanAbsolutePath(path) {
             problems.append("netwatch.\(key) must be an absolute path")
         }
         if !n.dnatInInterface.isEmpty, !isInterfaceName(n.dnatInInterface) { problems.append("netwatch.dnat_in_interface is not an interface name") }
-        for (i, entry) in (n.dnatAllowedPorts ?? []).enumerated() {
-            do { _ = try PortRange.parse(entry) } catch {
-                problems.append("netwatch.dnat_allowed_ports[\(i)]: \(error) (e.g. \"8080/tcp\", \"5353/udp\", \"9000-9100/tcp\")")
-            }
-        }
-        if let t = DurationText.seconds(n.debounce), t <= 10 {} else { problems.append("netwatch.debounce must be a duration up to 10s, e.g. 200ms") }
-        if let t = DurationText.seconds(n.verifyInterval), (1...3600).contains(t) {} else {
-            problems.append("netwatch.verify_interval must be a duration from 1s to 1h, e.g. 10s")
-        }
+        if n.debounce > "10s" { problems.append("netwatch.debounce must be a duration up to 10s, e.g. 200ms") }
+        if !("1s"..."1h").contains(n.verifyInterval) { problems.append("netwatch.verify_interval must be a duration from 1s to 1h, e.g. 10s") }
         let p = n.policyRouting
         for (i, rule) in p.rules.enumerated() where rule.fwmark == 0 || !isUserTable(rule.table) {
             problems.append("netwatch.policy_routing.rules[\(i)]: fwmark must be non-zero and table 1...252 or 256...2^31")
         }
         for (i, route) in p.routes.enumerated() {
             if !isUserTable(route.table) { problems.append("netwatch.policy_routing.routes[\(i)].table must be 1...252 or 256...2^31 (not main/local/default)") }
-            if IPv4Address(route.gateway) == nil { problems.append("netwatch.policy_routing.routes[\(i)].gateway must be a unicast IPv4 address") }
             if let dev = route.dev, !isInterfaceName(dev) { problems.append("netwatch.policy_routing.routes[\(i)].dev is not an interface name") }
         }
         for (i, m) in p.masquerade.enumerated() {
-            if IPv4Subnet(m.subnet) == nil { problems.append("netwatch.policy_routing.masquerade[\(i)].subnet must be an IPv4 CIDR like 172.20.0.0/24") }
             if !isInterfaceName(m.outInterface) { problems.append("netwatch.policy_routing.masquerade[\(i)].out_interface is not an interface name") }
         }
         for (iface, value) in p.rpFilter.sorted(by: { $0.key < $1.key }) {
@@ -60,21 +48,38 @@ enum NetwatchValidator {
 }
 
 /// "a.b.c.d/len" with no host bits set.
-public struct IPv4Subnet: Equatable, Sendable, CustomStringConvertible {
+public struct IPv4Subnet: ConfigLiteral {
     public let network: UInt32
     public let length: Int
 
-    public init?(_ text: String) {
+    public init(parsing text: String) throws(ConfigTextProblem) {
+        let problem = ConfigTextProblem("must be an IPv4 CIDR like 172.20.0.0/24 (no host bits set), not \(text.debugDescription)")
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let len = Int(parts[1]), (1...32).contains(len) else { return nil }
+        guard parts.count == 2, let len = Int(parts[1]), (1...32).contains(len) else { throw problem }
         // Network addresses may end in .0: parse the octets without IPv4Address's unicast rule.
         let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-        guard octets.count == 4 else { return nil }
+        guard octets.count == 4 else { throw problem }
         let value = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let mask: UInt32 = len == 32 ? .max : ~(UInt32.max >> UInt32(len))
-        guard value & ~mask == 0, value >> 24 != 0, value >> 24 < 224 else { return nil }
+        guard value & ~mask == 0, value >> 24 != 0, value >> 24 < 224 else { throw problem }
         network = value; length = len
     }
 
-    public var description: String { "\(network >> 24).\(network >> 16 & 0xff).\(network >> 8 & 0xff).\(network & 0xff)/\(length)" }
+    /// Docker's IPAM answers and other text from outside the config (a literal
+    /// argument is taken as a literal: `IPv4Subnet("10.0.0.0/8")` is not optional).
+    public init?(_ text: String) {
+        do { try self.init(parsing: text) } catch { return nil }
+    }
+
+    public var text: String { "\(network >> 24).\(network >> 16 & 0xff).\(network >> 8 & 0xff).\(network & 0xff)/\(length)" }
+}
+
+/// A route's gateway: a unicast IPv4 address.
+extension IPv4Address: ConfigText {
+    public init(parsing text: String) throws(ConfigTextProblem) {
+        guard let address = IPv4Address(text) else { throw ConfigTextProblem("must be a unicast IPv4 address, not \(text.debugDescription)") }
+        self = address
+    }
+
+    public var text: String { description }
 }

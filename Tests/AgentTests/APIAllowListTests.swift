@@ -11,7 +11,10 @@ import XCTest
 /// client connection; the real docker CLI is in Tests/integration/audit_test.sh).
 final class APIAllowListTests: XCTestCase {
     private func policy(_ profile: AuditAPIProfile?, _ allow: [String: String] = [:]) throws -> APIPolicy {
-        try XCTUnwrap(try APIPolicy(AuditSection(profile: profile, allow: allow)))
+        var section = AuditSection()
+        section.profile = profile
+        section.allow = allow
+        return try XCTUnwrap(try APIPolicy(section))
     }
 
     func testNoProfileAndNoAllowListMeansNoFilter() throws {

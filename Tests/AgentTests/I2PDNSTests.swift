@@ -9,7 +9,7 @@ final class I2PDNSTests: XCTestCase {
     let container = IPv4Address("10.231.8.2")!
     let b32 = String(repeating: "a", count: 52) + ".b32.i2p"
 
-    func responder(_ pool: FakePool = FakePool(pool: IPv4Subnet("10.192.0.0/10")!, path: nil)) -> I2PDNSResponder {
+    func responder(_ pool: FakePool = FakePool(pool: IPv4Subnet("10.192.0.0/10"), path: nil)) -> I2PDNSResponder {
         let known = container
         return I2PDNSResponder(pool: pool, isKnownSource: { $0 == known }, note: { _ in })
     }
@@ -87,7 +87,7 @@ final class I2PDNSTests: XCTestCase {
     }
 
     func testExhaustedPoolIsServFail() {
-        let pool = FakePool(pool: IPv4Subnet("10.192.0.0/24")!, path: nil, limit: 1)
+        let pool = FakePool(pool: IPv4Subnet("10.192.0.0/24"), path: nil, limit: 1)
         let r = responder(pool)
         XCTAssertEqual(rcode(r.answer(query("a.i2p"), from: container)), 0)
         XCTAssertEqual(rcode(r.answer(query("b.i2p"), from: container)), 2)

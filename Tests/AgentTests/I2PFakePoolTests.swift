@@ -6,7 +6,7 @@ import XCTest
 @testable import Agent
 
 final class I2PFakePoolTests: XCTestCase {
-    let subnet = IPv4Subnet("10.192.0.0/10")!
+    let subnet = IPv4Subnet("10.192.0.0/10")
 
     func testStableAcrossRestarts() throws {
         let path = NSTemporaryDirectory() + "names-\(UUID().uuidString).json"
@@ -38,7 +38,7 @@ final class I2PFakePoolTests: XCTestCase {
     }
 
     func testSmallPoolLimitSkipsNetworkAndBroadcast() throws {
-        let pool = FakePool(pool: IPv4Subnet("10.192.0.0/30")!, path: nil)
+        let pool = FakePool(pool: IPv4Subnet("10.192.0.0/30"), path: nil)
         XCTAssertEqual(pool.limit, 2)
         XCTAssertEqual(try pool.address(for: "a.i2p")?.description, "10.192.0.1")
         XCTAssertEqual(try pool.address(for: "b.i2p")?.description, "10.192.0.2")

@@ -39,7 +39,7 @@ final class I2PPluginDriverTests: XCTestCase {
     func makeDriver(events: PluginDriver.Events = .init()) throws -> PluginDriver {
         let store = PluginStore(directory: directory)
         XCTAssertEqual(try store.load(), [])
-        return PluginDriver(subnets: [IPv4Subnet("10.231.0.0/16")!], store: store, links: links, events: events, logger: Logger(label: "test"))
+        return PluginDriver(subnets: [IPv4Subnet("10.231.0.0/16")], store: store, links: links, events: events, logger: Logger(label: "test"))
     }
 
     func call(_ driver: PluginDriver, _ path: String, _ body: String) throws -> [String: Any] {

@@ -14,9 +14,9 @@ final class SSHOptionsTests: XCTestCase {
         XCTAssertEqual(remote.sshUser, "deploy")
         XCTAssertEqual(remote.sshKeyPath, "/k/id")
         XCTAssertEqual(remote.localSocket, "/tmp/p.sock")
-        let target = SSHTarget(remote)
-        XCTAssertEqual(target.address.port, 2200)
-        XCTAssertEqual(target.timeout, 3)
+        let target = remote
+        XCTAssertEqual(target.sshHost.port, 2200)
+        XCTAssertEqual(target.timeout.seconds, 3)
         XCTAssertEqual(target.display, "deploy@[build1]:2200")
         XCTAssertEqual(target.dialStdioCommand, "docker -H unix:///run/docker.sock system dial-stdio")
     }

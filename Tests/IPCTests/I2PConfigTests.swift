@@ -9,9 +9,9 @@ final class I2PConfigTests: XCTestCase {
 
     func testAValidSectionLoadsAndAbsentMeansDisabled() throws {
         let s = try XCTUnwrap(try ConfigLoader.load(yaml: base).enabledI2P)
-        XCTAssertEqual(s.servedSubnets.map(\.description), ["10.231.0.0/16"])
+        XCTAssertEqual(s.subnets.map(\.description), ["10.231.0.0/16"])
         XCTAssertEqual([s.transparentPort, s.dnsPort], [7680, 7653])
-        XCTAssertEqual(s.pool?.description, "10.64.0.0/10")
+        XCTAssertEqual(s.fakePool.description, "10.64.0.0/10")
         XCTAssertNil(try ConfigLoader.load(yaml: "").enabledI2P)
         XCTAssertNil(try ConfigLoader.load(yaml: "i2p:\n  enabled: false\n").enabledI2P)
     }

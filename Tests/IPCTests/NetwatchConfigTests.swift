@@ -50,18 +50,18 @@ final class NetwatchConfigTests: XCTestCase {
     func testImageLabelsAreNotTrustedAndDNATIsUnrestrictedByDefault() throws {
         let n = try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch: {}").enabledNetwatch)
         XCTAssertFalse(n.trustImageLabels)
-        XCTAssertNil(n.dnatAllowance, "absent: any port, as before")
+        XCTAssertNil(n.dnatAllowedPorts, "absent: any port, as before")
     }
 
     func testDNATAllowListSyntax() throws {
         let yaml = "netwatch:\n  trust_image_labels: true\n  dnat_allowed_ports: [\"8080\", \"5353/udp\", \"9000-9100/TCP\"]\n"
         let n = try XCTUnwrap(try ConfigLoader.load(yaml: yaml).enabledNetwatch)
         XCTAssertTrue(n.trustImageLabels)
-        let allowance = try XCTUnwrap(n.dnatAllowance)
+        let allowance = try XCTUnwrap(n.dnatAllowedPorts)
         XCTAssertEqual(allowance.map(\.description), ["8080/tcp", "5353/udp", "9000-9100/tcp"], "tcp when no protocol is given")
         XCTAssertTrue(allowance.allows(9000, .tcp) && allowance.allows(9100, .tcp) && allowance.allows(5353, .udp))
         XCTAssertFalse(allowance.allows(8999, .tcp) || allowance.allows(9101, .tcp) || allowance.allows(8080, .udp) || allowance.allows(5353, .tcp))
-        XCTAssertEqual(try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch:\n  dnat_allowed_ports: []\n").enabledNetwatch).dnatAllowance, [],
+        XCTAssertEqual(try XCTUnwrap(try ConfigLoader.load(yaml: "netwatch:\n  dnat_allowed_ports: []\n").enabledNetwatch).dnatAllowedPorts, [],
                        "an empty list allows no DNAT port at all")
     }
 }

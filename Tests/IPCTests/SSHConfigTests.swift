@@ -22,7 +22,7 @@ final class SSHConfigTests: XCTestCase {
         XCTAssertEqual(remote.transport, .auto)
         XCTAssertEqual(remote.knownHosts, "/etc/bulkhead/ssh_known_hosts")
         XCTAssertEqual(remote.listenerName, "ssh-prod")
-        XCTAssertEqual(SSHHostAddress(remote.sshHost), SSHHostAddress("build1.example:2222"))
+        XCTAssertEqual(remote.sshHost, SSHHostAddress("build1.example:2222"))
     }
 
     func testDisabledSectionServesNothing() throws {
@@ -94,11 +94,11 @@ final class SSHConfigTests: XCTestCase {
         for bad in ["", ":22", "h:0", "h:x", "[::1", "a b", "-oFoo", "h:22:33", "h;id"] { XCTAssertNil(SSHHostAddress(bad), bad) }
     }
 
-    func testDurations() {
-        XCTAssertEqual(DurationText.seconds("10s"), 10)
-        XCTAssertEqual(DurationText.seconds("500ms"), 0.5)
-        XCTAssertEqual(DurationText.seconds("2m"), 120)
-        XCTAssertEqual(DurationText.seconds("1.5"), 1.5)
-        for bad in ["", "s", "-1s", "ten", "1d", "infs"] { XCTAssertNil(DurationText.seconds(bad), bad) }
+    func testDurations() throws {
+        XCTAssertEqual(try ConfigDuration(parsing: "10s").seconds, 10)
+        XCTAssertEqual(try ConfigDuration(parsing: "500ms").seconds, 0.5)
+        XCTAssertEqual(try ConfigDuration(parsing: "2m").seconds, 120)
+        XCTAssertEqual(try ConfigDuration(parsing: "1.5").seconds, 1.5)
+        for bad in ["", "s", "-1s", "ten", "1d", "infs"] { XCTAssertThrowsError(try ConfigDuration(parsing: bad), bad) }
     }
 }

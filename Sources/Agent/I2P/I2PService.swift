@@ -16,8 +16,6 @@ struct I2PService: Service {
     let group: any EventLoopGroup
     let logger: Logger
 
-    struct Unusable: Error, CustomStringConvertible { var description: String }
-
     /// The sessions' check for /healthz: failing while any session is retrying (the SAM
     /// bridge is down or refuses), with the first reason; starting sessions do not fail it.
     static func report(_ containers: [I2PContainerStatus]) {
@@ -35,11 +33,8 @@ struct I2PService: Service {
     func run() async throws {
         let store = PluginStore(directory: settings.stateDir)
         for problem in try store.load() { logger.warning("state file ignored", metadata: ["problem": "\(problem)"]) }
-        guard let poolSubnet = settings.pool, let interval = DurationText.seconds(settings.convergeInterval),
-              let samOptions = SAMSessionOptions(settings) else {
-            throw Unusable(description: "i2p.fake_pool, i2p.converge_interval or i2p.sam does not parse")
-        }
-        let pool = FakePool(pool: poolSubnet, path: settings.stateDir + "/names.json")
+        let samOptions = try SAMSessionOptions(settings)
+        let pool = FakePool(pool: settings.fakePool, path: settings.stateDir + "/names.json")
         try pool.load()
         let sessions = I2PSessionManager(options: samOptions, store: I2PKeyStore(stateDir: settings.stateDir), group: group, logger: Logger(label: "i2p.sam"))
         let helper = helper
@@ -54,7 +49,7 @@ struct I2PService: Service {
             left: { endpoint in
                 if let identity = endpoint.identity { sessions.detach(container: identity) }
             })
-        let driver = PluginDriver(subnets: settings.servedSubnets, store: store, links: helper, events: events, logger: logger)
+        let driver = PluginDriver(subnets: settings.subnets, store: store, links: helper, events: events, logger: logger)
 
         // Containers that were on I2P before this agent started keep their identities.
         for endpoint in store.endpoints where endpoint.joined {
@@ -73,7 +68,7 @@ struct I2PService: Service {
         let server = try await PluginHTTPServer.serve(listener: listener, driver: driver, group: group)
         logger.notice("plugin listening", metadata: [
             "socket": "\(settings.pluginSocket)", "networks": .stringConvertible(store.networks.count), "endpoints": .stringConvertible(store.endpoints.count),
-            "subnets": "\(settings.subnets.joined(separator: ","))", "fake_pool": "\(settings.fakePool)", "names": "\(pool.count)",
+            "subnets": "\(settings.subnets.map(\.text).joined(separator: ","))", "fake_pool": "\(settings.fakePool)", "names": "\(pool.count)",
         ])
 
         StatusBoard.shared.set("i2p", "plugin", healthy: true, state: "listening")
@@ -86,15 +81,16 @@ struct I2PService: Service {
                 }
                 tasks.addTask { await networkEvents.run() }
                 tasks.addTask {
-                    var sinceConverge: Double = 0
+                    let interval = settings.convergeInterval.duration
+                    var sinceConverge: Duration = .zero
                     while !Task.isCancelled {
                         let snapshot = sessions.snapshot()
                         status.write(I2PStatus(endpoints: store2.endpoints, containers: snapshot))
                         Self.report(snapshot)
                         try? await Task.sleep(for: Self.statusEvery)
-                        sinceConverge += 2
+                        sinceConverge += Self.statusEvery
                         guard sinceConverge >= interval else { continue }
-                        sinceConverge = 0
+                        sinceConverge = .zero
                         await driver.converge()
                         await listeners.sync(Self.gateways(store2))
                         await admission.recheck()

@@ -55,7 +55,7 @@ enum DesiredRules {
             }
         }
         // Ports the helper would refuse are skipped here, so one container cannot block everyone's rules.
-        let allowance = settings.dnatAllowance
+        let allowance = settings.dnatAllowedPorts
         let refused = dnatted.filter { allowance?.allows($0.0, $0.1) == false }
         if !refused.isEmpty {
             notes.append("DNAT port(s) \(refused.map { "\($0.0)/\($0.1)" }.joined(separator: ", ")) not in netwatch.dnat_allowed_ports; skipped")

@@ -41,8 +41,8 @@ struct NetwatchPlanCommand: AsyncParsableCommand {
             help: "Label that must be true on containers (default: network.enable).")
     var watchContainerLabel: String?
     @Option(name: [.customLong("iptables-mangle-mark-published-ports"), .customLong("iptables-mangle-mark-published-ports", withSingleDash: true)],
-            help: "Mark for replies from published ports (default: disabled).")
-    var mark: String?
+            help: "Mark for replies from published ports (default: disabled).", transform: { try PacketMark(parsing: $0) })
+    var mark: PacketMark?
     @Option(name: [.customLong("iptables-dnat-ports-label"), .customLong("iptables-dnat-ports-label", withSingleDash: true)],
             help: "Label listing DNAT ports (default: network.dnat.ports).")
     var dnatPortsLabel: String?
@@ -54,7 +54,9 @@ struct NetwatchPlanCommand: AsyncParsableCommand {
         if let watchContainerLabel { settings.watchContainerLabel = watchContainerLabel }
         if let mark { settings.iptablesMangleMarkPublishedPorts = mark }
         if let dnatPortsLabel { settings.iptablesDnatPortsLabel = dnatPortsLabel }
-        let problems = ConfigValidator.problems(in: BulkheadConfig(netwatch: settings))
+        var config = BulkheadConfig()
+        config.netwatch = settings
+        let problems = ConfigValidator.problems(in: config)
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
         let environment = ProcessInfo.processInfo.environment
         guard let socket = settings.runtimeAPI.isEmpty ? RuntimeAPI.detectSocket(environment: environment) : settings.runtimeAPI else {

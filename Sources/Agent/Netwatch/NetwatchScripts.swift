@@ -20,7 +20,7 @@ final class NetwatchScripts: Sendable {
     /// Call before the filter: starts the start-up script and the held shutdown script.
     init(settings: NetwatchSection, logger: Logger) {
         var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-        let values = [settings.runtimeAPI, settings.watchNetwork, settings.watchContainerLabel, settings.iptablesMangleMarkPublishedPorts,
+        let values = [settings.runtimeAPI, settings.watchNetwork, settings.watchContainerLabel, settings.iptablesMangleMarkPublishedPorts.text,
                       settings.iptablesDnatPortsLabel, settings.startupScript, settings.shutdownScript]
         for ((variable, _), value) in zip(NetwatchSection.seedEnvironment, values) { environment[variable] = value }
         self.logger = logger

@@ -85,8 +85,8 @@ struct NetwatchService: Service {
     }
 
     private func reconcileLoop(_ runtime: RuntimeAPI, _ signal: ReconcileSignal) async {
-        let verify = Duration.milliseconds(Int((DurationText.seconds(settings.verifyInterval) ?? 10) * 1000))
-        let debounce = Duration.milliseconds(Int((DurationText.seconds(settings.debounce) ?? 0.2) * 1000))
+        let verify = settings.verifyInterval.duration
+        let debounce = settings.debounce.duration
         let warmup = ReversePathWarmup(group: group, logger: logger)
         var known = Set<String>()
         var reported = Set<String>()

@@ -11,7 +11,7 @@ struct StatusClient {
         var description: String
     }
 
-    let listen: String
+    let listen: MetricsAddress
     let group: any EventLoopGroup
     /// The documents are small; anything larger is not our agent.
     static let bodyLimit = 4 << 20
@@ -60,9 +60,10 @@ struct StatusClient {
             }
         }
         do {
-            if listen.hasPrefix("/") { return try await bootstrap.connect(unixDomainSocketPath: listen, channelInitializer: setUp) }
-            guard let address = TCPAddress(listen) else { throw Failure(description: "\(listen.debugDescription) is not ADDRESS:PORT or a socket path") }
-            return try await bootstrap.connect(host: address.host, port: Int(address.port), channelInitializer: setUp)
+            switch listen {
+            case .unix(let path): return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: setUp)
+            case .tcp(let address): return try await bootstrap.connect(host: address.host, port: Int(address.port), channelInitializer: setUp)
+            }
         } catch let failure as Failure {
             throw failure
         } catch {

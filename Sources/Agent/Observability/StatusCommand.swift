@@ -35,8 +35,9 @@ struct StatusCommand: AsyncParsableCommand {
     var format: Format = .text
     @Option(help: ArgumentHelp("Bulkhead config file, for metrics.listen.", valueName: "file"))
     var config = "/etc/bulkhead/bulkhead.yaml"
-    @Option(help: ArgumentHelp("The agent's observability listener (ADDRESS:PORT or a socket path); overrides --config.", valueName: "address"))
-    var listen: String?
+    @Option(help: ArgumentHelp("The agent's observability listener (ADDRESS:PORT or a socket path); overrides --config.", valueName: "address"),
+            transform: { try MetricsAddress(parsing: $0) })
+    var listen: MetricsAddress?
     @Option(help: ArgumentHelp("Seconds to wait for the answer.", valueName: "seconds"))
     var timeout: Double = 5
 
@@ -64,7 +65,7 @@ struct StatusCommand: AsyncParsableCommand {
         if !document.healthy { throw ExitCode(1) }
     }
 
-    private func configuredListen() throws -> String {
+    private func configuredListen() throws -> MetricsAddress {
         guard FileManager.default.fileExists(atPath: config) else {
             throw ValidationError("\(config) does not exist; give --config or --listen")
         }

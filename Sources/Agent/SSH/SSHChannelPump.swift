@@ -74,7 +74,7 @@ final class SSHChannelPump {
         }
         if rc == SSH_AGAIN {
             if ContinuousClock.now > openDeadline {
-                fail(.daemonUnreachable(socket: session.target.remoteSocket, detail: "the server did not open a channel within \(session.target.timeout)s"))
+                fail(.daemonUnreachable(socket: session.target.remoteSocket, detail: "the server did not open a channel within \(session.target.timeout)"))
             }
             return
         }

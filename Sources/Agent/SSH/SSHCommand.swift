@@ -40,7 +40,7 @@ struct SSHCheckCommand: ParsableCommand {
         let remotes = try options.remotes(named: names)
         try AgentSandbox.install()  // before the first byte from an SSH server
         for remote in remotes {
-            let target = SSHTarget(remote)
+            let target = remote
             print("remote \(remote.name): \(target.display) -> \(remote.remoteSocket)")
             do {
                 let session = try SSHSession.connect(target)

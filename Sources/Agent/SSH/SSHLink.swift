@@ -1,6 +1,7 @@
 import CProcess
 import CSSH
 import Foundation
+import Config
 import Logging
 import Synchronization
 
@@ -11,7 +12,7 @@ import Synchronization
 /// (its state is the remote's health); `SSHRemoteLinks` adds more when the server
 /// refuses sessions.
 final class SSHLink: Sendable {
-    let target: SSHTarget
+    let target: SSHRemote
     /// 0 for the primary, then 1, 2... in the order they were opened.
     let index: Int
     private let logger: Logger
@@ -47,7 +48,7 @@ final class SSHLink: Sendable {
     private static let maxBackoff = 30.0
     private static let clientRetryInterval = Duration.seconds(1)
 
-    init(target: SSHTarget, index: Int = 0, logger: Logger, events: Events = Events()) {
+    init(target: SSHRemote, index: Int = 0, logger: Logger, events: Events = Events()) {
         self.target = target
         self.index = index
         self.events = events
@@ -175,7 +176,7 @@ final class SSHLink: Sendable {
     private func serve(_ session: SSHSession, transport initial: ResolvedTransport) -> SSHError? {
         var transport = initial
         ssh_set_blocking(session.raw, 0)
-        TCPKeepalive.apply(to: ssh_get_fd(session.raw), interval: target.keepalive)
+        TCPKeepalive.apply(to: ssh_get_fd(session.raw), interval: target.keepalive.seconds)
         guard let event = ssh_event_new() else { return .linkDown(detail: "out of memory") }
         ssh_event_add_session(event, session.raw)
         ssh_event_add_fd(event, wakeFD, Int16(POLLIN), { fd, _, _ in
@@ -186,7 +187,7 @@ final class SSHLink: Sendable {
         var pumps: [SSHChannelPump] = []
         let activity = SSHChannelActivity()
         var busy = false
-        var nextKeepalive = ContinuousClock.now + .milliseconds(Int(target.keepalive * 1000))
+        var nextKeepalive = ContinuousClock.now + target.keepalive.duration
         var reason: SSHError?
         /// When one of this connection's sessions last ended.
         var lastSessionEnd: ContinuousClock.Instant?
@@ -232,7 +233,7 @@ final class SSHLink: Sendable {
             if activity.take() { busy = true }
             if ContinuousClock.now >= nextKeepalive {
                 _ = ssh_send_keepalive(session.raw)
-                nextKeepalive = .now + .milliseconds(Int(target.keepalive * 1000))
+                nextKeepalive = .now + target.keepalive.duration
             }
             if !isConnected(session) {
                 reason = .linkDown(detail: closeReason(session))

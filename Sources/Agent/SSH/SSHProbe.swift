@@ -61,7 +61,7 @@ extension SSHSession {
         }
         let text = String(decoding: answer, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n"), text.hasPrefix("HTTP/1."), text.prefix(16).contains(" 200 ") else {
-            let why = stderr.isEmpty ? (text.isEmpty ? "no answer within \(target.timeout)s" : "answered \(text.prefix(80).debugDescription)")
+            let why = stderr.isEmpty ? (text.isEmpty ? "no answer within \(target.timeout)" : "answered \(text.prefix(80).debugDescription)")
                 : String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw .daemonUnreachable(socket: target.remoteSocket, detail: "\(transport.rawValue): \(why)")
         }

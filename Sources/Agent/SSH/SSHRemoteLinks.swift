@@ -1,3 +1,4 @@
+import Config
 import Logging
 import NIOCore
 import Synchronization
@@ -10,7 +11,7 @@ import Synchronization
 /// and none to add, the client waits (at most the remote's `timeout`) for a session to
 /// end. Links are kept once opened and reused by later clients.
 final class SSHRemoteLinks: Sendable {
-    let target: SSHTarget
+    let target: SSHRemote
     private let logger: Logger
     private struct State {
         /// The primary first; empty until `start`.
@@ -24,7 +25,7 @@ final class SSHRemoteLinks: Sendable {
     /// Client connections open on the remote's local socket, for /status.
     let openConnections = Atomic<Int>(0)
 
-    init(target: SSHTarget, logger: Logger) {
+    init(target: SSHRemote, logger: Logger) {
         self.target = target
         self.logger = logger
     }
@@ -80,7 +81,7 @@ final class SSHRemoteLinks: Sendable {
 
     private func wait(_ bridge: SSHBridge) {
         state.withLock { $0.waiting.append(bridge) }
-        let deadline = bridge.sessionDeadline(orStart: TimeAmount.milliseconds(Int64(target.timeout * 1000)))
+        let deadline = bridge.sessionDeadline(orStart: TimeAmount.milliseconds(Int64(target.timeoutMilliseconds)))
         bridge.after(seconds: Self.retryEvery) { [weak self] in self?.retry(bridge, deadline: deadline) }
     }
 
@@ -88,13 +89,13 @@ final class SSHRemoteLinks: Sendable {
         guard takeWaiting(bridge) else { return }  // a session that ended took it meanwhile
         let now = NIODeadline.now()
         if now < deadline {
-            let waited = TimeAmount.milliseconds(Int64(target.timeout * 1000)) - (deadline - now)
+            let waited = TimeAmount.milliseconds(Int64(target.timeoutMilliseconds)) - (deadline - now)
             if let link = place(excluding: nil, mayOpen: true, patient: waited >= Self.patience) { return link.open(bridge) }
             return wait(bridge)
         }
         bridge.refuse(.channelFailed(detail:
-            "all \(target.maxConnections) SSH connections to \(target.name) are at the server's session limit (sshd MaxSessions); "
-            + "no session ended within \(target.timeout)s (raise max_ssh_connections or MaxSessions)"))
+            "all \(target.maxSSHConnections) SSH connections to \(target.name) are at the server's session limit (sshd MaxSessions); "
+            + "no session ended within \(target.timeout) (raise max_ssh_connections or MaxSessions)"))
     }
 
     /// From a link's thread: a session ended; the oldest waiting client takes its place.
@@ -129,11 +130,11 @@ final class SSHRemoteLinks: Sendable {
             // waited out (this client, not yet queued again, counts as one).
             let demand = s.links.reduce(0) { $0 + $1.load } + s.waiting.count + 1
             guard mayOpen, exact > 0 || patient, limit == 0 || demand > s.links.count * limit else { return (nil, false) }
-            guard s.links.count < target.maxConnections else {
+            guard s.links.count < target.maxSSHConnections else {
                 if !s.boundLogged {
                     s.boundLogged = true
                     logger.notice("every SSH connection is at the server's session limit and no more may open; clients wait for a session to end", metadata: [
-                        "remote": "\(target.name)", "max_ssh_connections": .stringConvertible(target.maxConnections)])
+                        "remote": "\(target.name)", "max_ssh_connections": .stringConvertible(target.maxSSHConnections)])
                 }
                 return (nil, false)
             }

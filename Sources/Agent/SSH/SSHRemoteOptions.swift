@@ -66,13 +66,32 @@ struct SSHRemoteOptions: ParsableArguments {
             return remotes
         }
         guard let sshUser, let sshHost else { throw ValidationError("give -ssh-user and -ssh-host (and -local-socket), or --config FILE") }
-        let remote = SSHRemote(
-            name: names.first ?? "remote", localSocket: localSocket ?? "/tmp/docker-proxy.sock", sshUser: sshUser, sshHost: sshHost,
-            sshKeyPath: sshKey.map(Self.absolute) ?? "", remoteSocket: remoteSocket, timeout: timeout, knownHosts: Self.absolute(knownHosts),
-            hostKey: hostKey, transport: transport, keepalive: keepalive, mode: mode, maxSSHConnections: maxSSHConnections)
-        let problems = ConfigValidator.problems(in: BulkheadConfig(ssh: SSHSection(remotes: [remote])))
+        var remote = SSHRemote()
+        remote.name = names.first ?? "remote"
+        remote.localSocket = localSocket ?? "/tmp/docker-proxy.sock"
+        remote.sshUser = sshUser
+        remote.sshHost = try Self.parse("ssh_host", sshHost)
+        remote.sshKeyPath = sshKey.map(Self.absolute) ?? ""
+        remote.remoteSocket = remoteSocket
+        remote.timeout = try Self.parse("timeout", timeout)
+        remote.knownHosts = Self.absolute(knownHosts)
+        remote.hostKey = hostKey
+        remote.transport = transport
+        remote.keepalive = try Self.parse("keepalive", keepalive)
+        remote.mode = try Self.parse("mode", mode)
+        remote.maxSSHConnections = maxSSHConnections
+        var config = BulkheadConfig()
+        config.ssh = SSHSection()
+        config.ssh?.remotes = [remote]
+        let problems = ConfigValidator.problems(in: config)
         guard problems.isEmpty else { throw ValidationError(problems.map { $0.replacingOccurrences(of: "ssh.remotes[0].", with: "") }.joined(separator: "\n")) }
         return [remote]
+    }
+
+    /// A flag's text as the config key it stands for, named in the error as the
+    /// config's own checks name it.
+    private static func parse<Value: ConfigText>(_ key: String, _ text: String) throws -> Value {
+        do { return try Value(parsing: text) } catch { throw ValidationError("\(key) \(error.description)") }
     }
 
     private static func absolute(_ path: String) -> String {

@@ -21,7 +21,7 @@ struct SSHService: Service {
         do {
             for remote in remotes {
                 let (fd, ownPath) = try listener(for: remote)
-                let link = SSHRemoteLinks(target: SSHTarget(remote), logger: logger)
+                let link = SSHRemoteLinks(target: remote, logger: logger)
                 link.start()
                 let logger = self.logger
                 let server = try await ServerBootstrap(group: group)
@@ -63,7 +63,7 @@ struct SSHService: Service {
     /// without a helper), else by the helper under the name `ssh-NAME`.
     private func listener(for remote: SSHRemote) throws -> (Int32, ownPath: String?) {
         if helper == nil || OwnUnixSocket.isOwnPath(remote.localSocket) {
-            let mode = mode_t(ConfigValidator.parseMode(remote.mode) ?? 0o660)
+            let mode = remote.mode.bits
             return (try OwnUnixSocket.bind(remote.localSocket, mode: mode), remote.localSocket)
         }
         return (try helper!.bindUnixListener(ListenerName(remote.listenerName)!), nil)

@@ -1,5 +1,6 @@
 import CSSH
 import Foundation
+import Config
 import Logging
 
 /// One authenticated SSH connection (a libssh session). Set-up is blocking and runs
@@ -7,11 +8,11 @@ import Logging
 /// libssh sessions are not thread-safe: a session is only ever used by one thread.
 final class SSHSession {
     let raw: ssh_session
-    let target: SSHTarget
+    let target: SSHRemote
     /// The server's host key, "SHA256:...", once the handshake is done.
     private(set) var fingerprint = ""
 
-    private init(raw: ssh_session, target: SSHTarget) { self.raw = raw; self.target = target }
+    private init(raw: ssh_session, target: SSHRemote) { self.raw = raw; self.target = target }
 
     deinit {
         ssh_disconnect(raw)
@@ -19,15 +20,15 @@ final class SSHSession {
     }
 
     /// Connects, checks the host key, authenticates. Throws a message a person can act on.
-    static func connect(_ target: SSHTarget) throws(SSHError) -> SSHSession {
+    static func connect(_ target: SSHRemote) throws(SSHError) -> SSHSession {
         SSHLibrary.initialize()
         // Checked before any network traffic: a key others can read is refused outright.
-        if !target.keyPath.isEmpty { try KeyFileCheck.verify(target.keyPath) }
+        if !target.sshKeyPath.isEmpty { try KeyFileCheck.verify(target.sshKeyPath) }
         guard let raw = ssh_new() else { throw .connectFailed(host: target.display, detail: "out of memory") }
         let session = SSHSession(raw: raw, target: target)
         try session.configure()
         if ssh_connect(raw) != SSH_OK {
-            throw .connectFailed(host: target.address.knownHostsName, detail: session.lastError)
+            throw .connectFailed(host: target.sshHost.knownHostsName, detail: session.lastError)
         }
         try session.verifyHostKey()
         try session.authenticate()
@@ -37,13 +38,13 @@ final class SSHSession {
     var lastError: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(raw))) }
 
     private func configure() throws(SSHError) {
-        var port = UInt32(target.address.port)
-        var timeoutSeconds = Int(target.timeout.rounded(.up))
+        var port = UInt32(target.sshHost.port)
+        var timeoutSeconds = Int(target.timeout.seconds.rounded(.up))
         var noConfigFiles = false
         var noDelay: Int32 = 1
         let strings: [(ssh_options_e, String)] = [
-            (SSH_OPTIONS_HOST, target.address.host),
-            (SSH_OPTIONS_USER, target.user),
+            (SSH_OPTIONS_HOST, target.sshHost.host),
+            (SSH_OPTIONS_USER, target.sshUser),
             // Both known_hosts lookups go to the configured file: nothing implicit from /etc or ~.
             (SSH_OPTIONS_KNOWNHOSTS, target.knownHosts),
             (SSH_OPTIONS_GLOBAL_KNOWNHOSTS, target.knownHosts),
@@ -56,7 +57,7 @@ final class SSHSession {
         failed = failed || ssh_options_set(raw, SSH_OPTIONS_TIMEOUT, &timeoutSeconds) != 0
         failed = failed || ssh_options_set(raw, SSH_OPTIONS_NODELAY, &noDelay) != 0
         for (option, value) in strings where !failed { failed = ssh_options_set(raw, option, value) != 0 }
-        if !target.agentSocket.isEmpty, !failed { failed = ssh_options_set(raw, SSH_OPTIONS_IDENTITY_AGENT, target.agentSocket) != 0 }
+        if !target.sshAgentSocket.isEmpty, !failed { failed = ssh_options_set(raw, SSH_OPTIONS_IDENTITY_AGENT, target.sshAgentSocket) != 0 }
         if failed { throw .connectFailed(host: target.display, detail: "invalid option: \(lastError)") }
     }
 
@@ -78,10 +79,10 @@ final class SSHSession {
             fingerprint = String(cString: text).replacingOccurrences(of: "=", with: "")
             ssh_string_free_char(text)
         }
-        let host = target.address.knownHostsName
-        if !target.pinnedHostKey.isEmpty {
-            guard fingerprint == target.pinnedHostKey else {
-                throw .hostKeyMismatch(host: host, fingerprint: fingerprint, pinned: target.pinnedHostKey)
+        let host = target.sshHost.knownHostsName
+        if !target.hostKey.isEmpty {
+            guard fingerprint == target.hostKey else {
+                throw .hostKeyMismatch(host: host, fingerprint: fingerprint, pinned: target.hostKey)
             }
             return
         }
@@ -100,23 +101,23 @@ final class SSHSession {
     }
 
     private func authenticate() throws(SSHError) {
-        let host = target.address.knownHostsName
-        if !target.keyPath.isEmpty {
+        let host = target.sshHost.knownHostsName
+        if !target.sshKeyPath.isEmpty {
             var key: ssh_key?
-            guard ssh_pki_import_privkey_file(target.keyPath, nil, nil, nil, &key) == SSH_OK, let key else {
-                throw .keyUnreadable(path: target.keyPath, detail: "not a private key libssh can read without a passphrase (Ed25519, ECDSA or RSA)")
+            guard ssh_pki_import_privkey_file(target.sshKeyPath, nil, nil, nil, &key) == SSH_OK, let key else {
+                throw .keyUnreadable(path: target.sshKeyPath, detail: "not a private key libssh can read without a passphrase (Ed25519, ECDSA or RSA)")
             }
             defer { ssh_key_free(key) }
             let rc = ssh_userauth_publickey(raw, nil, key)
             guard rc == SSH_AUTH_SUCCESS.rawValue else {
-                throw .authenticationFailed(user: target.user, host: host, detail: rc == SSH_AUTH_DENIED.rawValue ? "the server refused the key" : lastError)
+                throw .authenticationFailed(user: target.sshUser, host: host, detail: rc == SSH_AUTH_DENIED.rawValue ? "the server refused the key" : lastError)
             }
             return
         }
-        if target.agentSocket.isEmpty, ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"] == nil { throw .noAgent }
+        if target.sshAgentSocket.isEmpty, ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"] == nil { throw .noAgent }
         let rc = ssh_userauth_agent(raw, nil)
         guard rc == SSH_AUTH_SUCCESS.rawValue else {
-            throw .authenticationFailed(user: target.user, host: host, detail: rc == SSH_AUTH_DENIED.rawValue ? "the server refused every key of the ssh-agent" : lastError)
+            throw .authenticationFailed(user: target.sshUser, host: host, detail: rc == SSH_AUTH_DENIED.rawValue ? "the server refused every key of the ssh-agent" : lastError)
         }
     }
 }

@@ -16,8 +16,8 @@ final class I2PService {
         links = I2PLinkApplier(executor: executor)
         // The validator refused a config whose fake_pool does not parse.
         rules = I2PRuleApplier(executor: executor, renderer: I2PRuleRenderer(
-            transparentPort: settings.transparentPort, dnsPort: settings.dnsPort, pool: settings.pool!))
-        state = I2PLinkState(subnets: settings.servedSubnets)
+            transparentPort: settings.transparentPort, dnsPort: settings.dnsPort, pool: settings.fakePool))
+        state = I2PLinkState(subnets: settings.subnets)
         self.logger = logger
     }
 

@@ -24,13 +24,13 @@ struct ListenerTable {
         if let router = config.enabledRouter {
             guard let gid = Account.groupID(router.group) else { throw ConfigError("router.group: no group \(router.group.debugDescription)") }
             entries[ListenerName.router] = Entry(
-                endpoint: .unix(path: router.listen, mode: ConfigValidator.parseMode(router.mode)!, uid: 0, gid: gid),
+                endpoint: .unix(path: router.listen, mode: router.mode.bits, uid: 0, gid: gid),
                 configKey: "router.listen")
         }
         if let audit = config.enabledAudit {
             guard let gid = Account.groupID(audit.group) else { throw ConfigError("audit.group: no group \(audit.group.debugDescription)") }
             entries[ListenerName.audit] = Entry(
-                endpoint: .unix(path: audit.listen, mode: ConfigValidator.parseMode(audit.mode)!, uid: 0, gid: gid),
+                endpoint: .unix(path: audit.listen, mode: audit.mode.bits, uid: 0, gid: gid),
                 configKey: "audit.listen")
         }
         if let i2p = config.enabledI2P {
@@ -38,18 +38,18 @@ struct ListenerTable {
             entries[ListenerName.i2pPlugin] = Entry(endpoint: .unix(path: i2p.pluginSocket, mode: 0o600, uid: 0, gid: 0), configKey: "i2p.plugin_socket")
         }
         if let metrics = config.enabledMetrics {
-            if metrics.isUnix {
+            switch metrics.listen {
+            case .unix(let path):
                 guard let gid = Account.groupID(metrics.group) else { throw ConfigError("metrics.group: no group \(metrics.group.debugDescription)") }
-                entries[.metrics] = Entry(
-                    endpoint: .unix(path: metrics.listen, mode: ConfigValidator.parseMode(metrics.mode)!, uid: 0, gid: gid), configKey: "metrics.listen")
-            } else if let address = TCPAddress(metrics.listen) {
+                entries[.metrics] = Entry(endpoint: .unix(path: path, mode: metrics.mode.bits, uid: 0, gid: gid), configKey: "metrics.listen")
+            case .tcp(let address):
                 entries[.metrics] = Entry(endpoint: .tcp(host: address.host, port: address.port), configKey: "metrics.listen")
             }
         }
         for remote in config.enabledSSHRemotes {
             guard let gid = Account.groupID(remote.group) else { throw ConfigError("ssh remote \(remote.name).group: no group \(remote.group.debugDescription)") }
             entries[ListenerName(remote.listenerName)!] = Entry(  // validated by ConfigValidator
-                endpoint: .unix(path: remote.localSocket, mode: ConfigValidator.parseMode(remote.mode)!, uid: 0, gid: gid),
+                endpoint: .unix(path: remote.localSocket, mode: remote.mode.bits, uid: 0, gid: gid),
                 configKey: "ssh.remotes[name=\(remote.name)].local_socket")
         }
         for (raw, spec) in config.listeners {
@@ -59,9 +59,9 @@ struct ListenerTable {
                 guard let owner = Account.named(spec.owner) else { throw ConfigError("\(key).owner: no user \(spec.owner.debugDescription)") }
                 guard let gid = Account.groupID(spec.group) else { throw ConfigError("\(key).group: no group \(spec.group.debugDescription)") }
                 entries[name] = Entry(
-                    endpoint: .unix(path: path, mode: ConfigValidator.parseMode(spec.mode)!, uid: owner.uid, gid: gid),
+                    endpoint: .unix(path: path, mode: spec.mode.bits, uid: owner.uid, gid: gid),
                     configKey: "\(key).unix")
-            } else if let tcp = spec.tcp, let address = TCPAddress(tcp) {
+            } else if let address = spec.tcp {
                 entries[name] = Entry(endpoint: .tcp(host: address.host, port: address.port), configKey: "\(key).tcp")
             }
         }

@@ -75,8 +75,8 @@ struct RunHelper: ParsableCommand {
             // Only for an agent it starts: in audit mode the test plays the agent.
             if let audit = config.enabledAudit { try AuditLogDirectory.prepare(audit, agent: agentAccount) }
             source = .spawner(try Spawner.start(.init(agentPath: path, account: agentAccount), logger: Logger(label: "spawner")),
-                              backoffMax: config.agent.restartBackoffMax,
-                              binary: AgentBinaryWatch(path: path, interval: config.agent.binaryCheckInterval))
+                              backoffMax: config.agent.restartBackoffMax.seconds,
+                              binary: AgentBinaryWatch(path: path, interval: config.agent.binaryCheckInterval.seconds))
         }
         // sock_diag tells which socket file a proof connection was accepted on.
         let diag = bh_open_sock_diag()

@@ -23,7 +23,7 @@ final class NetfilterState {
 
     init(executor: NetfilterExecutor, settings: NetwatchSection, logger: Logger) {
         self.executor = executor; self.settings = settings; self.logger = logger
-        dnatAllowance = settings.dnatAllowance
+        dnatAllowance = settings.dnatAllowedPorts
     }
 
     /// A new agent session starts with nothing staged.
@@ -34,11 +34,11 @@ final class NetfilterState {
             for rule in set.rules {
                 if case .mark(_, _, _, let mark) = rule, mark != settings.publishedPortMark {
                     discard()
-                    throw Refusal(.policyRefused, "container \(set.key): mark \(mark) is not netwatch.iptables_mangle_mark_published_ports (\(settings.iptablesMangleMarkPublishedPorts.isEmpty ? "disabled" : settings.iptablesMangleMarkPublishedPorts)); the staged batch is discarded")
+                    throw Refusal(.policyRefused, "container \(set.key): mark \(mark) is not netwatch.iptables_mangle_mark_published_ports (\(settings.publishedPortMark.map { "\($0)" } ?? "disabled")); the staged batch is discarded")
                 }
                 if let refused = disallowedDNAT(rule) {
                     discard()
-                    throw Refusal(.policyRefused, "container \(set.key): \(refused) is not in netwatch.dnat_allowed_ports [\(settings.dnatAllowedPorts?.joined(separator: ", ") ?? "")]; the staged batch is discarded")
+                    throw Refusal(.policyRefused, "container \(set.key): \(refused) is not in netwatch.dnat_allowed_ports [\(settings.dnatAllowedPorts?.map(\.text).joined(separator: ", ") ?? "")]; the staged batch is discarded")
                 }
             }
             stagedRules += set.rules.count - (staged[set.key]?.count ?? 0)

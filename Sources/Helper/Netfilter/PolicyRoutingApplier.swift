@@ -31,7 +31,7 @@ final class PolicyRoutingApplier {
             try check(.sysctl(path: path, value: "\(value)"), "rp_filter of \(iface)")
         }
         for route in policy.routes {
-            var args = ["-4", "route", "replace", "default", "via", route.gateway, "table", "\(route.table)"]
+            var args = ["-4", "route", "replace", "default", "via", route.gateway.text, "table", "\(route.table)"]
             if let dev = route.dev { args += ["dev", dev] }
             try check(.ip(args), "default route of table \(route.table)")
         }
@@ -42,7 +42,7 @@ final class PolicyRoutingApplier {
             if count == 0 { try check(.ip(["-4", "rule", "add"] + selector), "rule fwmark \(rule.fwmark)") }
             for _ in 1..<max(1, count) { try check(.ip(["-4", "rule", "del"] + selector), "duplicate rule fwmark \(rule.fwmark)") }
         }
-        let masquerade = policy.masquerade.map { "-A \(NetfilterLayout.masquerade.chain) -s \(IPv4Subnet($0.subnet)!) -o \($0.outInterface) -j MASQUERADE" }
+        let masquerade = policy.masquerade.map { "-A \(NetfilterLayout.masquerade.chain) -s \($0.subnet) -o \($0.outInterface) -j MASQUERADE" }
         if !masquerade.isEmpty { try netfilter.applyStatic(NetfilterLayout.masquerade, lines: masquerade) }
         applied = true
         return "rules=\(policy.rules.count) routes=\(policy.routes.count) masquerade=\(masquerade.count) rp_filter=\(policy.rpFilter.count)"

@@ -22,9 +22,8 @@ struct SAMSessionOptions: Sendable {
     /// How long a container's connection waits for its outbound session to come up.
     var sessionWait: Duration = .seconds(90)
 
-    /// nil when `i2p.sam` is not NUMERIC-ADDRESS:PORT (the validator refuses that at load).
-    init?(_ section: I2PSection) {
-        guard let sam = TCPAddress(section.sam), let bridge = try? SocketAddress(ipAddress: sam.host, port: Int(sam.port)) else { return nil }
+    init(_ section: I2PSection) throws {
+        let bridge = try SocketAddress(ipAddress: section.sam.host, port: Int(section.sam.port))
         self.init(bridge: bridge, inboundLength: section.inboundLength, outboundLength: section.outboundLength,
                   inboundQuantity: section.inboundQuantity, outboundQuantity: section.outboundQuantity)
     }
