@@ -1,3 +1,5 @@
+import IPC
+
 /// The one configuration file, shared by helper and agent. The helper reads it
 /// (as root, before dropping privileges), applies overrides, validates it, and
 /// hands the effective result to the agent in its `hello` reply.
@@ -9,7 +11,7 @@ public struct BulkheadConfig: ConfigSection {
     public var helper = HelperSection()
     public var agent = AgentSection()
     /// Extra sockets the helper may bind by name (the router's own is implied).
-    public var listeners: [String: ListenerSpec] = [:]
+    public var listeners: [ListenerName: ListenerSpec] = [:]
     public var router: RouterSection?
     public var audit: AuditSection?
     public var ssh: SSHSection?

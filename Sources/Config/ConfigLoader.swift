@@ -91,6 +91,8 @@ public enum ConfigLoader {
         case .dataCorrupted(let ctx) where ctx.underlyingError is UnknownConfigKey:
             let known = (ctx.underlyingError as? UnknownConfigKey)?.known ?? []
             return "unknown key \(keyPath(ctx.codingPath)) (known here: \(known.sorted().joined(separator: ", ")))"
+        case .dataCorrupted(let ctx) where ctx.debugDescription.hasSuffix("to type ListenerName"):
+            return "\(keyPath(ctx.codingPath)): names are [a-z][a-z0-9_-]{0,31}"
         case .dataCorrupted(let ctx) where ctx.underlyingError is ConfigTextProblem:
             return "\(keyPath(ctx.codingPath)) \(ctx.debugDescription)"
         case .keyNotFound(let key, let ctx):

@@ -21,12 +21,11 @@ public enum ConfigValidator {
         if !("1s"..."1h").contains(config.agent.restartBackoffMax) { problems.append("agent.restart_backoff_max must be a duration from 1s to 1h") }
         if !("1s"..."1h").contains(config.agent.binaryCheckInterval) { problems.append("agent.binary_check_interval must be a duration from 1s to 1h") }
 
-        for (name, spec) in config.listeners.sorted(by: { $0.key < $1.key }) {
+        for (name, spec) in config.listeners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             let key = "listeners.\(name)"
-            if name == "router" { problems.append("\(key): the name `router` is reserved for router.listen") }
-            if name == "i2p-plugin" { problems.append("\(key): the name `i2p-plugin` is reserved for i2p.plugin_socket") }
-            if name == "metrics" { problems.append("\(key): the name `metrics` is reserved for metrics.listen") }
-            if ListenerName(name) == nil { problems.append("\(key): names are [a-z][a-z0-9_-]{0,31}") }
+            if name == .router { problems.append("\(key): the name `router` is reserved for router.listen") }
+            if name == .i2pPlugin { problems.append("\(key): the name `i2p-plugin` is reserved for i2p.plugin_socket") }
+            if name == .metrics { problems.append("\(key): the name `metrics` is reserved for metrics.listen") }
             switch (spec.unix, spec.tcp) {
             case (let path?, nil):
                 if !isCleanAbsolutePath(path) { problems.append("\(key).unix must be an absolute path without '..'") }

@@ -64,6 +64,7 @@ public struct PolicyRouting: ConfigSection {
     }
     public struct Route: ConfigSection {
         public var table: UInt32 = 0
+        /// Required: this default (10.0.0.1, a constant that is unicast) is always replaced.
         public var gateway = IPv4Address(UInt32(0x0a00_0001))!
         public var dev: String?
         public init() {}

@@ -1,3 +1,5 @@
+import IPC
+
 /// Docker over SSH: each remote gets a local Docker socket whose connections are
 /// carried, one SSH channel each, over one SSH connection to a remote daemon.
 public struct SSHSection: ConfigSection {
@@ -8,7 +10,7 @@ public struct SSHSection: ConfigSection {
 
     public static var fields: [ConfigField<Self>] { [.init("enabled", \.enabled), .init("remotes", \.remotes)] }
 
-    public func remote(named name: String) -> SSHRemote? { remotes.first { $0.name == name } }
+    public func remote(named name: String) -> SSHRemote? { remotes.first { $0.name.text == name } }
 }
 
 /// How client connections reach the remote daemon.
@@ -24,7 +26,7 @@ public enum SSHTransport: String, Codable, Sendable, CaseIterable {
 /// One remote Docker daemon. The first six keys are the original proxy's.
 public struct SSHRemote: ConfigSection {
     /// Short name: `ssh check NAME`, logs, and the helper's listener `ssh-NAME`.
-    public var name = ""
+    public var name: SSHRemoteName = "remote"
     public var localSocket = ""
     public var sshUser = ""
     /// HOST or HOST:PORT (IPv6 as [::1]:22). Required.
@@ -53,7 +55,7 @@ public struct SSHRemote: ConfigSection {
     public init() {}
 
     public static var fields: [ConfigField<Self>] {
-        [.init("name", \.name), .init("local_socket", \.localSocket), .init("ssh_user", \.sshUser), .required("ssh_host", \.sshHost),
+        [.required("name", \.name), .init("local_socket", \.localSocket), .init("ssh_user", \.sshUser), .required("ssh_host", \.sshHost),
          .init("ssh_key_path", \.sshKeyPath), .init("remote_socket", \.remoteSocket), .init("timeout", \.timeout),
          .init("known_hosts", \.knownHosts), .init("host_key", \.hostKey), .init("transport", \.transport), .init("keepalive", \.keepalive),
          .init("ssh_agent_socket", \.sshAgentSocket), .init("mode", \.mode), .init("group", \.group),
@@ -61,5 +63,5 @@ public struct SSHRemote: ConfigSection {
     }
 
     /// The helper's listener name for this remote's local socket.
-    public var listenerName: String { "ssh-\(name)" }
+    public var listenerName: ListenerName { name.listener }
 }

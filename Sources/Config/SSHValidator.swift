@@ -8,10 +8,8 @@ enum SSHValidator {
         let otherSockets = [config.enabledRouter?.listen, config.enabledAudit?.listen].compactMap { $0 }
         for (index, remote) in config.enabledSSHRemotes.enumerated() {
             let key = "ssh.remotes[\(index)]"
-            if remote.name.count > 28 || ListenerName(remote.listenerName) == nil {
-                problems.append("\(key).name \(remote.name.debugDescription) must be [a-z][a-z0-9_-]{0,27}")
-            } else if !names.insert(remote.name).inserted {
-                problems.append("\(key).name \(remote.name.debugDescription) is used twice")
+            if !names.insert(remote.name.text).inserted {
+                problems.append("\(key).name \(remote.name.text.debugDescription) is used twice")
             }
             if !ConfigValidator.isCleanAbsolutePath(remote.localSocket) {
                 problems.append("\(key).local_socket must be an absolute path without '..'")
@@ -47,7 +45,7 @@ enum SSHValidator {
                 problems.append("\(key).ssh_agent_socket must be an absolute path")
             }
         }
-        for name in config.listeners.keys.sorted() where name.hasPrefix("ssh-") {
+        for name in config.listeners.keys.map(\.rawValue).sorted() where name.hasPrefix("ssh-") {
             problems.append("listeners.\(name): names starting with ssh- are reserved for ssh.remotes")
         }
         return problems

@@ -35,3 +35,31 @@ extension ListenerName {
     /// netwatch's container runtime upstream (`netwatch.runtime_api`).
     public static let netwatch = ListenerName("netwatch")!
 }
+
+/// In config, a listener's name is a YAML key (`listeners: {NAME: ...}`): a name that
+/// breaks the pattern does not decode.
+extension ListenerName: Codable, CodingKeyRepresentable {
+    public var codingKey: any CodingKey { Key(stringValue: rawValue) }
+
+    public init?<T: CodingKey>(codingKey: T) { self.init(codingKey.stringValue) }
+
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        guard let name = ListenerName(raw) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "names are [a-z][a-z0-9_-]{0,31}"))
+        }
+        self = name
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}

@@ -21,7 +21,7 @@ final class SSHConfigTests: XCTestCase {
         XCTAssertEqual(remote.timeout, "10s")
         XCTAssertEqual(remote.transport, .auto)
         XCTAssertEqual(remote.knownHosts, "/etc/bulkhead/ssh_known_hosts")
-        XCTAssertEqual(remote.listenerName, "ssh-prod")
+        XCTAssertEqual(remote.listenerName.rawValue, "ssh-prod")
         XCTAssertEqual(remote.sshHost, SSHHostAddress("build1.example:2222"))
     }
 

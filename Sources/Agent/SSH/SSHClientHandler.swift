@@ -34,7 +34,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         let bridge = SSHBridge(id: id, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
         self.bridge = bridge
-        SSHMetrics.channelsActive(link.target.name).increment()
+        SSHMetrics.channelsActive(link.target.name.text).increment()
         link.openConnections.add(1, ordering: .relaxed)
         link.open(bridge)
         context.fireChannelActive()
@@ -58,7 +58,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         bridge?.clientGone()
         bridge = nil
-        let remote = link.target.name
+        let remote = link.target.name.text
         SSHMetrics.channelsActive(remote).decrement()
         link.openConnections.subtract(1, ordering: .relaxed)
         SSHMetrics.bytes(remote, "to_daemon").increment(by: Int64(totals.fromClient))
@@ -84,7 +84,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
 
     func opened(_ transport: ResolvedTransport) {
         self.transport = transport.rawValue
-        SSHMetrics.channels(link.target.name, "opened").increment()
+        SSHMetrics.channels(link.target.name.text, "opened").increment()
     }
 
     func write(_ buffer: ByteBuffer) {
@@ -103,7 +103,7 @@ final class SSHClientHandler: ChannelDuplexHandler {
 
     func refuse(_ error: SSHError) {
         logger.warning("cannot reach the remote daemon", metadata: ["error": "\(error)"])
-        SSHMetrics.channels(link.target.name, "refused").increment()
+        SSHMetrics.channels(link.target.name.text, "refused").increment()
         guard let context, !wroteResponse else { return abort(error) }
         wroteResponse = true
         // The docker CLI prints the JSON message as "Error response from daemon: ...".

@@ -70,7 +70,7 @@ final class SSHLink: Sendable {
     /// The primary's state is the remote's, for /status, /healthz and `bulkhead_ssh_link_up`.
     private func report(up: Bool, state: String, detail: String?) {
         guard index == 0 else { return }
-        SSHMetrics.linkUp(target.name).set(to: up ? 1 : 0)
+        SSHMetrics.linkUp(target.name.text).set(to: up ? 1 : 0)
         StatusBoard.shared.set("ssh", "link \(target.name)", healthy: up, state: state, detail: detail)
     }
 
@@ -130,18 +130,18 @@ final class SSHLink: Sendable {
                     "transport": "\(transport.rawValue)", "why": "\(note)",
                 ])
                 attempt = 0
-                if wasUp { SSHMetrics.reconnects(target.name).increment() }
+                if wasUp { SSHMetrics.reconnects(target.name.text).increment() }
                 wasUp = true
                 report(up: true, state: "up", detail: "\(target.display) over \(transport.rawValue)")
-                SSHMetrics.connectionsOpen(target.name).increment()
+                SSHMetrics.connectionsOpen(target.name.text).increment()
                 let reason = serve(session, transport: transport)
-                SSHMetrics.connectionsOpen(target.name).decrement()
+                SSHMetrics.connectionsOpen(target.name.text).decrement()
                 guard let reason else { break }
                 failure = reason
                 logger.warning("link down", metadata: ["error": "\(reason)"])
             } catch {
                 failure = error
-                SSHMetrics.connectFailures(target.name).increment()
+                SSHMetrics.connectFailures(target.name.text).increment()
                 logger.error("cannot connect", metadata: ["error": "\(error)"])
             }
             report(up: false, state: "down", detail: "\(failure)")

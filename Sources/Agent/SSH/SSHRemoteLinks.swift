@@ -31,7 +31,7 @@ final class SSHRemoteLinks: Sendable {
     }
 
     func start() {
-        SSHMetrics.prepare(target.name)
+        SSHMetrics.prepare(target.name.text)
         let primary = makeLink(index: 0)
         state.withLock { $0.links = [primary] }
         primary.start()

@@ -58,16 +58,16 @@ struct SSHRemoteOptions: ParsableArguments {
             remotes = loaded.enabledSSHRemotes
             if !names.isEmpty {
                 for name in names where loaded.ssh?.remote(named: name) == nil {
-                    throw ValidationError("no remote named \(name.debugDescription) in \(config) (known: \(remotes.map(\.name).joined(separator: ", ")))")
+                    throw ValidationError("no remote named \(name.debugDescription) in \(config) (known: \(remotes.map(\.name.text).joined(separator: ", ")))")
                 }
-                remotes = remotes.filter { names.contains($0.name) }
+                remotes = remotes.filter { names.contains($0.name.text) }
             }
             guard !remotes.isEmpty else { throw ValidationError("\(config) has no enabled ssh.remotes") }
             return remotes
         }
         guard let sshUser, let sshHost else { throw ValidationError("give -ssh-user and -ssh-host (and -local-socket), or --config FILE") }
         var remote = SSHRemote()
-        remote.name = names.first ?? "remote"
+        remote.name = try Self.parse("name", names.first ?? "remote")
         remote.localSocket = localSocket ?? "/tmp/docker-proxy.sock"
         remote.sshUser = sshUser
         remote.sshHost = try Self.parse("ssh_host", sshHost)

@@ -66,6 +66,6 @@ struct SSHService: Service {
             let mode = remote.mode.bits
             return (try OwnUnixSocket.bind(remote.localSocket, mode: mode), remote.localSocket)
         }
-        return (try helper!.bindUnixListener(ListenerName(remote.listenerName)!), nil)
+        return (try helper!.bindUnixListener(remote.listenerName), nil)
     }
 }

@@ -48,13 +48,12 @@ struct ListenerTable {
         }
         for remote in config.enabledSSHRemotes {
             guard let gid = Account.groupID(remote.group) else { throw ConfigError("ssh remote \(remote.name).group: no group \(remote.group.debugDescription)") }
-            entries[ListenerName(remote.listenerName)!] = Entry(  // validated by ConfigValidator
+            entries[remote.listenerName] = Entry(
                 endpoint: .unix(path: remote.localSocket, mode: remote.mode.bits, uid: 0, gid: gid),
                 configKey: "ssh.remotes[name=\(remote.name)].local_socket")
         }
-        for (raw, spec) in config.listeners {
-            let name = ListenerName(raw)!  // validated by ConfigValidator
-            let key = "listeners.\(raw)"
+        for (name, spec) in config.listeners {
+            let key = "listeners.\(name)"
             if let path = spec.unix {
                 guard let owner = Account.named(spec.owner) else { throw ConfigError("\(key).owner: no user \(spec.owner.debugDescription)") }
                 guard let gid = Account.groupID(spec.group) else { throw ConfigError("\(key).group: no group \(spec.group.debugDescription)") }

@@ -12,15 +12,15 @@ struct ServiceReadiness {
     let awaited: [ListenerName]
 
     init(config: BulkheadConfig, agentUID: uid_t?) {
-        var names: [String] = []
-        if config.enabledRouter != nil { names.append("router") }
-        if config.enabledAudit != nil { names.append("audit") }
-        if config.enabledI2P != nil { names.append("i2p-plugin") }
-        if config.enabledMetrics != nil { names.append(ListenerName.metrics.rawValue) }
+        var names: [ListenerName] = []
+        if config.enabledRouter != nil { names.append(.router) }
+        if config.enabledAudit != nil { names.append(.audit) }
+        if config.enabledI2P != nil { names.append(.i2pPlugin) }
+        if config.enabledMetrics != nil { names.append(.metrics) }
         for remote in config.enabledSSHRemotes where !Self.directory(of: remote.localSocket, isOwnedBy: agentUID) {
             names.append(remote.listenerName)
         }
-        awaited = names.compactMap(ListenerName.init)
+        awaited = names
     }
 
     func isReady(greeted: Bool, binder: ListenerBinder) -> Bool {
