@@ -94,15 +94,14 @@ enum AuditConnection {
         return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName.audit) }
             .flatMap { upstreamFD in
                 reportUpstream(nil)
-                AuditMetrics.connections("relayed").increment()
-                AuditMetrics.active.increment()
+                AuditMetrics.relay.connections("relayed").increment()
+                AuditMetrics.relay.active.increment()
                 open.add(1, ordering: .relaxed)
                 let exchanges = ExchangeLog()
                 let counter = RelayCounter { c in
                     open.subtract(1, ordering: .relaxed)
-                    AuditMetrics.active.decrement()
-                    AuditMetrics.bytes("to_daemon").increment(by: Int64(c.fromClient))
-                    AuditMetrics.bytes("to_client").increment(by: Int64(c.toClient))
+                    AuditMetrics.relay.active.decrement()
+                    AuditMetrics.relay.relayed(toDaemon: c.fromClient, toClient: c.toClient)
                     logger.info("connection closed", metadata: Relay.Totals(fromClient: c.fromClient, toClient: c.toClient).metadata(since: started))
                 }
                 let clientRelay = RelayHandler(counter: counter, isClientSide: true)
@@ -120,7 +119,7 @@ enum AuditConnection {
             }
             .flatMapError { error in
                 logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
-                AuditMetrics.connections("upstream_unavailable").increment()
+                AuditMetrics.relay.connections("upstream_unavailable").increment()
                 reportUpstream(error)
                 let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
                 return client.writeAndFlush(client.allocator.buffer(string: HTTPErrorResponder.badGateway(message))).flatMap { client.close() }

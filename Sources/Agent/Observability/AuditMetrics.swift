@@ -11,22 +11,9 @@ enum AuditMetrics {
     static let queueDepth = registry.makeGauge(descriptor: .named("bulkhead_audit_queue_depth", "Work items waiting for the scanner thread (audit.queue_size is the most)."))
     static let droppedBytes = registry.makeCounter(descriptor: .named("bulkhead_audit_dropped_bytes_total", "Bytes passed through unscanned because the queue was full (audit.queue_full: drop)."))
     static let protocolErrors = registry.makeCounter(descriptor: .named("bulkhead_audit_protocol_errors_total", "Streams whose Docker framing could not be parsed (their bytes still pass)."))
-    static let active = registry.makeGauge(descriptor: .named("bulkhead_audit_connections_active", "Client connections open now."))
-
-    static let outcomes = ["relayed", "upstream_unavailable"]
-    static let directions = ["to_daemon", "to_client"]
-    private static let connectionCounters = LabelledCounters(
-        "bulkhead_audit_connections_total", help: "Client connections accepted, by outcome: relayed or upstream_unavailable.",
-        label: "outcome", values: outcomes)
-    private static let byteCounters = LabelledCounters(
-        "bulkhead_audit_relayed_bytes_total", help: "Bytes relayed, by direction: to_daemon (from clients) or to_client.",
-        label: "direction", values: directions)
-
-    /// `outcome`: one of `outcomes`.
-    static func connections(_ outcome: String) -> Prometheus.Counter { connectionCounters[outcome] }
-
-    /// `direction`: to_daemon or to_client.
-    static func bytes(_ direction: String) -> Prometheus.Counter { byteCounters[direction] }
+    static let relay = RelayMetrics(
+        service: "audit", activeHelp: "Client connections open now.", outcomes: ["relayed", "upstream_unavailable"],
+        outcomesHelp: "Client connections accepted, by outcome: relayed or upstream_unavailable.")
 
     /// The client chooses the method: any other becomes "other", so a client cannot mint series.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"]
@@ -37,7 +24,6 @@ enum AuditMetrics {
 
     /// Every series with a fixed label set, at zero, so that a scrape sees them before the first connection.
     static func prepare() {
-        _ = (scannedBytes, queueDepth, droppedBytes, protocolErrors, active)
-        _ = (connectionCounters, byteCounters)
+        _ = (scannedBytes, queueDepth, droppedBytes, protocolErrors, relay)
     }
 }

@@ -52,7 +52,7 @@ final class ConnectionRouter: Sendable {
         var (log, _) = ConnectionID.tagged(logger)
         guard let peer = PeerCredentials.of(fd: client) else {
             log.warning("connection without peer credentials; closed")
-            RouterMetrics.connections("no_credentials").increment()
+            RouterMetrics.relay.connections("no_credentials").increment()
             close(client)
             return
         }
@@ -76,8 +76,8 @@ final class ConnectionRouter: Sendable {
         let limiter = self.limiter
         // A refused connection keeps its slot until its answer is done, so refusals
         // count against the same limits as relayed connections.
-        RouterMetrics.active.increment()
-        let release: @Sendable () -> Void = { limiter.release(peer.uid); RouterMetrics.active.decrement() }
+        RouterMetrics.relay.active.increment()
+        let release: @Sendable () -> Void = { limiter.release(peer.uid); RouterMetrics.relay.active.decrement() }
         let admitted = Admitted(client: client, uid: peer.uid, log: log, started: started, asked: .now, release: release)
         do {
             if let upstream = try helper.connectUserDockerSocketIfIdle(uid: peer.uid, client: client) {
@@ -112,11 +112,10 @@ final class ConnectionRouter: Sendable {
     private func relay(_ admitted: Admitted, upstream: Int32) {
         let answered = ContinuousClock.now
         admitted.log.debug("relaying")
-        RouterMetrics.connections("relayed").increment()
+        RouterMetrics.relay.connections("relayed").increment()
         splice.start(client: admitted.client, upstream: upstream) { totals in
             admitted.release()
-            RouterMetrics.bytes("to_daemon").increment(by: Int64(totals.fromClient))
-            RouterMetrics.bytes("to_client").increment(by: Int64(totals.toClient))
+            RouterMetrics.relay.relayed(toDaemon: totals.fromClient, toClient: totals.toClient)
             var metadata = totals.metadata(since: admitted.started)
             // A new connection's set-up: accepted to upstream connected, and the helper's share.
             metadata["setup_us"] = .stringConvertible((answered - admitted.started).microseconds)
@@ -129,20 +128,20 @@ final class ConnectionRouter: Sendable {
         let (log, client, release) = (admitted.log, admitted.client, admitted.release)
         if let refusal = error as? Refusal {
             log.warning("refused", metadata: ["code": .stringConvertible(refusal.code), "reason": "\(refusal.message)"])
-            RouterMetrics.connections("refused").increment()
+            RouterMetrics.relay.connections("refused").increment()
             RouterMetrics.userRefusals(uid: admitted.uid, reason: refusal.code.description).increment()
             HTTPErrorResponder.respond(on: client, status: Self.status(for: refusal.code), message: "bulkhead router: \(refusal.message)",
                                        group: group, onClosed: release)
         } else {
             log.error("helper unavailable", metadata: ["error": "\(error)"])
-            RouterMetrics.connections("helper_unavailable").increment()
+            RouterMetrics.relay.connections("helper_unavailable").increment()
             HTTPErrorResponder.respond(on: client, status: .badGateway, message: "bulkhead router: the privileged helper is unavailable",
                                        group: group, onClosed: release)
         }
     }
 
     private func countOverLimit(_ uid: UInt32) {
-        RouterMetrics.connections("over_limit").increment()
+        RouterMetrics.relay.connections("over_limit").increment()
         RouterMetrics.userRefusals(uid: uid, reason: "over_limit").increment()
     }
 
