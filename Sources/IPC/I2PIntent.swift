@@ -4,23 +4,19 @@
 /// config and derives every interface name, chain and port itself.
 
 /// The first 12 hex digits of a Docker endpoint id: names the endpoint's veth pair.
-public struct EndpointKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public static let length = ShortHexID.length
-    public let rawValue: String
+public typealias EndpointKey = ShortHexKey<EndpointKeyKind>
 
-    public init?(_ raw: String) {
-        guard ShortHexID.isValid(raw) else { return nil }
-        rawValue = raw
-    }
+/// Docker's network endpoint, as the kind of an `EndpointKey`.
+public enum EndpointKeyKind: ShortHexKeyKind {
+    public static var name: String { "endpoint" }
+}
 
+extension EndpointKey {
     /// From a full endpoint id (64 lowercase hex digits).
     public init?(endpointID: String) {
         guard endpointID.utf8.count == 64 else { return nil }
         self.init(String(endpointID.prefix(Self.length)))
     }
-
-    public var description: String { rawValue }
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// One plugin endpoint: its container address and prefix, and its network's gateway.
@@ -47,23 +43,17 @@ public struct I2PEndpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     func encode(_ w: inout WireWriter) {
-        w.string(key.rawValue); w.u32(address.value); w.u8(prefixLength); w.u32(gateway.value)
+        key.encode(&w); w.u32(address.value); w.u8(prefixLength); w.u32(gateway.value)
     }
 
     static func decode(_ r: inout WireReader) throws(IPCError) -> I2PEndpoint {
-        let key = try decodeKey(&r)
+        let key = try EndpointKey.decode(&r)
         guard let address = IPv4Address(try r.u32()) else { throw .malformed("endpoint address is not unicast") }
         let prefix = try r.u8()
         guard let gateway = IPv4Address(try r.u32()) else { throw .malformed("gateway is not unicast") }
         let endpoint = I2PEndpoint(key: key, address: address, prefixLength: prefix, gateway: gateway)
         guard endpoint.isCoherent else { throw .malformed("endpoint \(endpoint) is not one host and its gateway in a /8.../30") }
         return endpoint
-    }
-
-    static func decodeKey(_ r: inout WireReader) throws(IPCError) -> EndpointKey {
-        let raw = try r.string(max: EndpointKey.length)
-        guard let key = EndpointKey(raw) else { throw .malformed("invalid endpoint key \(raw.debugDescription)") }
-        return key
     }
 
     /// The most endpoints one converge may name (a frame holds about 170 of 22 bytes).

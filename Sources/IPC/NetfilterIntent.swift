@@ -42,20 +42,16 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The first 12 hex digits of a container id: names its chains (BHN-, BHF-, BHM-).
-public struct ContainerKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public static let length = ShortHexID.length
-    public let rawValue: String
+public typealias ContainerKey = ShortHexKey<ContainerKeyKind>
 
-    public init?(_ raw: String) {
-        guard ShortHexID.isValid(raw) else { return nil }
-        rawValue = raw
-    }
+/// A container, as the kind of a `ContainerKey`.
+public enum ContainerKeyKind: ShortHexKeyKind {
+    public static var name: String { "container" }
+}
 
+extension ContainerKey {
     /// From a full container id (Docker and Podman use 64 lowercase hex digits).
     public init?(containerID: String) { self.init(String(containerID.prefix(Self.length))) }
-
-    public var description: String { rawValue }
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// One rule a container causes.
@@ -131,7 +127,7 @@ extension ContainerRuleSet {
     public static func encode(_ sets: [ContainerRuleSet], _ w: inout WireWriter) {
         w.u16(UInt16(sets.count))
         for set in sets {
-            w.string(set.key.rawValue)
+            set.key.encode(&w)
             w.u16(UInt16(set.rules.count))
             for rule in set.rules { rule.encode(&w) }
         }
@@ -142,8 +138,7 @@ extension ContainerRuleSet {
         guard count > 0 else { throw .malformed("an empty stage") }
         var sets: [ContainerRuleSet] = []
         for _ in 0..<count {
-            let raw = try r.string(max: ContainerKey.length)
-            guard let key = ContainerKey(raw) else { throw .malformed("invalid container key \(raw.debugDescription)") }
+            let key = try ContainerKey.decode(&r)
             let n = Int(try r.u16())
             guard n <= maxRules else { throw .malformed("more than \(maxRules) rules for one container") }
             var rules: [ContainerRule] = []

@@ -125,7 +125,7 @@ public enum Request: Equatable, Sendable {
         case .i2pLinkUp:
             request = .i2pLinkUp(endpoint: try I2PEndpoint.decode(&r))
         case .i2pLinkDown:
-            request = .i2pLinkDown(key: try I2PEndpoint.decodeKey(&r))
+            request = .i2pLinkDown(key: try EndpointKey.decode(&r))
         case .i2pConverge:
             let endpoints = try I2PEndpoint.decodeList(&r)
             let flag = try r.u8()
