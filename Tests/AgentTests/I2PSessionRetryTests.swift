@@ -8,27 +8,7 @@ import XCTest
 
 /// A session whose control socket closes (i2pd restarted) comes back with the same key;
 /// a bridge that refuses is retried and says why. Against a scripted SAM bridge on loopback.
-final class I2PSessionRetryTests: XCTestCase {
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private var stateDir = ""
-
-    override func setUpWithError() throws {
-        var template = Array("/tmp/bh-i2p-retry-XXXXXX".utf8CString)
-        stateDir = String(cString: try XCTUnwrap(mkdtemp(&template)))
-    }
-
-    /// Every manager a test made: detached before the event loops stop.
-    private var managers = [I2PSessionManager]()
-
-    override func tearDown() async throws {
-        for manager in managers {
-            for container in manager.snapshot() { manager.detach(container: container.container) }
-        }
-        try await Task.sleep(for: .milliseconds(300))
-        try await group.shutdownGracefully()
-        _ = try? FileManager.default.removeItem(atPath: stateDir)
-    }
-
+final class I2PSessionRetryTests: I2PSessionManagerTestCase {
     func testALostSessionComesBackWithItsKey() async throws {
         let bridge = FakeBridge()
         let server = try await bridge.start(group: group)

@@ -12,26 +12,8 @@ import XCTest
 /// a client container's outbound session on router 3 reaches it by its .b32.i2p name
 /// (two destinations on one router never exchange bytes). Takes about a minute: run it
 /// with `flock /tmp/bulkhead-it.lock swift test --filter I2PTestnetTests`.
-final class I2PTestnetTests: XCTestCase {
-    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-    private var stateDir = ""
-
-    override func setUpWithError() throws {
-        var template = Array("/tmp/bh-i2p-sam-XXXXXX".utf8CString)
-        stateDir = String(cString: try XCTUnwrap(mkdtemp(&template)))
-    }
-
-    /// Every manager a test made: detached before the event loops stop.
-    private var managers = [I2PSessionManager]()
-
-    override func tearDown() async throws {
-        for manager in managers {
-            for container in manager.snapshot() { manager.detach(container: container.container) }
-        }
-        try await Task.sleep(for: .milliseconds(300))
-        try await group.shutdownGracefully()
-        _ = try? FileManager.default.removeItem(atPath: stateDir)
-    }
+final class I2PTestnetTests: I2PSessionManagerTestCase {
+    override class var eventLoopThreads: Int { 2 }
 
     func testServiceAndOutboundThroughARealNetwork() async throws {
         let env = try testnet()
