@@ -9,53 +9,38 @@ import Glibc
 /// a real helper with netwatch (container chains, policy routing and its
 /// masquerade) and i2p (links, drop chains, plugin socket) in a network namespace
 /// of its own, so the host's tables are never touched.
-final class CleanupTests: XCTestCase {
-    private var netns = ""
-    private var dir = ""
-    private var helper: HelperUnderTest?
-
-    private var configPath: String { "\(dir)/bulkhead.yaml" }
+final class CleanupTests: HelperInNetnsTestCase {
     private var pluginSocket: String { "\(dir)/plugins/bulkhead-i2p.sock" }
+    override var startsHelper: Bool { false }  // each test starts it in a process group of its own
+
+    override var configYAML: String {
+        """
+        router:
+          enabled: false
+        agent:
+          user: nobody
+        netwatch:
+          iptables_mangle_mark_published_ports: "2"
+          policy_routing:
+            rules: [{fwmark: 2, table: 100}]
+            routes: [{table: 100, gateway: 10.77.0.2, dev: bhtest0}]
+            masquerade: [{subnet: 10.9.0.0/24, out_interface: bhtest0}]
+        i2p:
+          subnets: ["10.231.0.0/16"]
+          fake_pool: 10.64.0.0/10
+          plugin_socket: \(pluginSocket)
+          state_dir: \(dir)/state/i2p
+          docker_socket: \(dir)/docker.sock
+
+        """
+    }
 
     override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
-        netns = "bh-cl-bt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try NetfilterTestCase.sh("/usr/sbin/ip", "netns", "add", netns)
+        try super.setUpWithError()
         // An uplink for the policy route and the masquerade.
         try inNetns("ip", "link", "add", "bhtest0", "type", "veth", "peer", "name", "bhtest1")
         try inNetns("ip", "addr", "add", "10.77.0.1/24", "dev", "bhtest0")
         try inNetns("ip", "link", "set", "bhtest0", "up")
-        var template = Array("/run/bulkhead-cl-bt-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw NSError(domain: "mkdtemp", code: Int(errno)) }
-        dir = String(cString: made)
-        chmod(dir, 0o755)
-        let yaml = """
-            router:
-              enabled: false
-            agent:
-              user: nobody
-            netwatch:
-              iptables_mangle_mark_published_ports: "2"
-              policy_routing:
-                rules: [{fwmark: 2, table: 100}]
-                routes: [{table: 100, gateway: 10.77.0.2, dev: bhtest0}]
-                masquerade: [{subnet: 10.9.0.0/24, out_interface: bhtest0}]
-            i2p:
-              subnets: ["10.231.0.0/16"]
-              fake_pool: 10.64.0.0/10
-              plugin_socket: \(pluginSocket)
-              state_dir: \(dir)/state/i2p
-              docker_socket: \(dir)/docker.sock
-
-            """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        chmod(configPath, 0o644)
-    }
-
-    override func tearDown() {
-        helper = nil
-        if !netns.isEmpty { _ = try? NetfilterTestCase.sh("/usr/sbin/ip", "netns", "del", netns) }
-        if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
     }
 
     func testCleanupAfterKillRemovesEverythingOwnedAndOnlyThat() throws {
@@ -177,20 +162,10 @@ final class CleanupTests: XCTestCase {
         return (p.terminationStatus, text)
     }
 
-    @discardableResult
-    private func inNetns(_ args: String...) throws -> String { try NetfilterTestCase.sh(["/usr/sbin/ip", "netns", "exec", netns] + args) }
-
     /// Every owned chain declaration and rule (jumps included) in both families.
     private func owned() throws -> [String] {
         try (inNetns("iptables-save") + inNetns("ip6tables-save")).split(separator: "\n").map(String.init)
             .filter { ($0.hasPrefix("-A") || $0.hasPrefix(":")) && ($0.contains("BULKHEAD") || $0.contains(" BH") || $0.hasPrefix(":BH")) }
-    }
-
-    private func links() throws -> [String] {
-        try inNetns("ip", "-o", "link", "show").split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 1 ? String(fields[1].prefix { $0 != "@" && $0 != ":" }) : nil
-        }
     }
 }
 

@@ -8,54 +8,28 @@ import Glibc
 /// A helper with i2p enabled, inside a network namespace of its own (its links and
 /// rules vanish with the namespace), with its sockets and state under a private
 /// root-only directory.
-class I2PTestCase: XCTestCase {
-    var netns = ""
-    var dir = ""
-    var helper: HelperUnderTest!
-
+class I2PTestCase: HelperInNetnsTestCase {
     var pluginSocket: String { "\(dir)/plugins/bulkhead-i2p.sock" }
     var stateDir: String { "\(dir)/state/i2p" }
     var dockerSocket: String { "\(dir)/docker.sock" }
-    var configPath: String { "\(dir)/bulkhead.yaml" }
-    var greetsOnStart: Bool { true }
 
-    override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
-        netns = "bh-i2p-bt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try NetfilterTestCase.sh("/usr/sbin/ip", "netns", "add", netns)
-        var template = Array("/run/bulkhead-i2p-bt-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw NSError(domain: "mkdtemp", code: Int(errno)) }
-        dir = String(cString: made)
-        chmod(dir, 0o755)
-        let yaml = """
-            router:
-              enabled: false
-            agent:
-              user: nobody
-            i2p:
-              subnets: ["10.231.0.0/16", "10.232.0.0/24"]
-              fake_pool: 10.64.0.0/10
-              transparent_port: 7680
-              dns_port: 7653
-              plugin_socket: \(pluginSocket)
-              state_dir: \(stateDir)
-              docker_socket: \(dockerSocket)
+    override var configYAML: String {
+        """
+        router:
+          enabled: false
+        agent:
+          user: nobody
+        i2p:
+          subnets: ["10.231.0.0/16", "10.232.0.0/24"]
+          fake_pool: 10.64.0.0/10
+          transparent_port: 7680
+          dns_port: 7653
+          plugin_socket: \(pluginSocket)
+          state_dir: \(stateDir)
+          docker_socket: \(dockerSocket)
 
-            """
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        chmod(configPath, 0o644)
-        helper = try HelperUnderTest(configPath: configPath, netns: netns)
-        if greetsOnStart { try helper.hello() }
+        """
     }
-
-    override func tearDown() {
-        helper = nil
-        if !netns.isEmpty { _ = try? NetfilterTestCase.sh("/usr/sbin/ip", "netns", "del", netns) }
-        if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
-    }
-
-    @discardableResult
-    func inNetns(_ args: String...) throws -> String { try NetfilterTestCase.sh(["/usr/sbin/ip", "netns", "exec", netns] + args) }
 
     /// Every rule line of the namespace that belongs to the plugin (jumps included), sorted.
     func i2pLines(v6: Bool = false) throws -> [String] {
@@ -66,14 +40,6 @@ class I2PTestCase: XCTestCase {
     /// Whether any plugin chain, or jump into one, is left in either family.
     func anyI2PRule() throws -> Bool {
         try (inNetns("iptables-save") + inNetns("ip6tables-save")).contains("BULKHEAD-I2P")
-    }
-
-    /// Link names in the namespace.
-    func links() throws -> [String] {
-        try inNetns("ip", "-o", "link", "show").split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 1 ? String(fields[1].prefix { $0 != "@" && $0 != ":" }) : nil
-        }
     }
 
     func key(_ n: Int) -> EndpointKey { EndpointKey(String(format: "%012x", n))! }

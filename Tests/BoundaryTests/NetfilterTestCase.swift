@@ -7,38 +7,21 @@ import Glibc
 
 /// A helper with netwatch enabled, inside a network namespace of its own, so the
 /// tests see exactly the rules it writes and touch no table of the host.
-class NetfilterTestCase: XCTestCase {
-    var netns = ""
-    var dir = ""
-    var helper: HelperUnderTest!
-
+class NetfilterTestCase: HelperInNetnsTestCase {
     /// Extra YAML under `netwatch:` (indented by two spaces).
     var netwatchYAML: String { "  iptables_mangle_mark_published_ports: \"2\"\n" }
     /// The `netwatch.dnat_in_interface` that `netwatchYAML` sets, for `expected`.
     var dnatInInterface: String { "" }
 
-    override func setUpWithError() throws {
-        try HelperUnderTest.requireRoot()
-        netns = "bh-bt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try Self.sh("/usr/sbin/ip", "netns", "add", netns)
-        dir = NSTemporaryDirectory() + "bulkhead-nf-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        chmod(dir, 0o755)
-        let config = "\(dir)/bulkhead.yaml"
-        try "router:\n  enabled: false\nnetwatch:\n\(netwatchYAML)".write(toFile: config, atomically: true, encoding: .utf8)
-        chmod(config, 0o644)
-        helper = try HelperUnderTest(configPath: config, netns: netns)
-        try helper.hello()
-    }
+    override var configYAML: String { "router:\n  enabled: false\nnetwatch:\n\(netwatchYAML)" }
 
     override func tearDown() {
         helper = nil  // the helper stops and removes its chains
         if !netns.isEmpty {
             let left = (try? save()) ?? ""
             XCTAssertFalse(left.contains("BULKHEAD") || left.contains("-A BH") || left.contains(":BH"), "rules left behind:\n\(left)")
-            _ = try? Self.sh("/usr/sbin/ip", "netns", "del", netns)
         }
-        try? FileManager.default.removeItem(atPath: dir)
+        super.tearDown()
     }
 
     /// iptables-save of the namespace.
@@ -48,27 +31,6 @@ class NetfilterTestCase: XCTestCase {
     func ownedLines() throws -> [String] {
         try save().split(separator: "\n").map(String.init)
             .filter { $0.hasPrefix("-A") && ($0.contains("BULKHEAD") || $0.contains(" BH")) }.sorted()
-    }
-
-    @discardableResult
-    func inNetns(_ args: String...) throws -> String { try Self.sh(["/usr/sbin/ip", "netns", "exec", netns] + args) }
-
-    @discardableResult
-    static func sh(_ args: String...) throws -> String { try sh(args) }
-
-    static func sh(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw HelperTestError.unexpected("\(args.joined(separator: " ")): \(text)") }
-        return text
     }
 
     func key(_ n: Int) -> ContainerKey { ContainerKey(String(format: "%012x", n))! }
