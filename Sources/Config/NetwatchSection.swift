@@ -58,12 +58,12 @@ public struct NetwatchSection: ConfigSection {
 public struct PolicyRouting: ConfigSection {
     public struct Rule: ConfigSection {
         public var fwmark: UInt32 = 0
-        public var table: UInt32 = 0
+        public var table: RoutingTable = "1"
         public init() {}
         public static var fields: [ConfigField<Self>] { [.required("fwmark", \.fwmark), .required("table", \.table)] }
     }
     public struct Route: ConfigSection {
-        public var table: UInt32 = 0
+        public var table: RoutingTable = "1"
         /// Required: this default (10.0.0.1, a constant that is unicast) is always replaced.
         public var gateway = IPv4Address(UInt32(0x0a00_0001))!
         public var dev: String?

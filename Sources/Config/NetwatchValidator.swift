@@ -20,11 +20,10 @@ enum NetwatchValidator {
         if n.debounce > "10s" { problems.append("netwatch.debounce must be a duration up to 10s, e.g. 200ms") }
         if !("1s"..."1h").contains(n.verifyInterval) { problems.append("netwatch.verify_interval must be a duration from 1s to 1h, e.g. 10s") }
         let p = n.policyRouting
-        for (i, rule) in p.rules.enumerated() where rule.fwmark == 0 || !isUserTable(rule.table) {
-            problems.append("netwatch.policy_routing.rules[\(i)]: fwmark must be non-zero and table 1...252 or 256...2^31")
+        for (i, rule) in p.rules.enumerated() where rule.fwmark == 0 {
+            problems.append("netwatch.policy_routing.rules[\(i)].fwmark must be non-zero")
         }
         for (i, route) in p.routes.enumerated() {
-            if !isUserTable(route.table) { problems.append("netwatch.policy_routing.routes[\(i)].table must be 1...252 or 256...2^31 (not main/local/default)") }
             if let dev = route.dev, !isInterfaceName(dev) { problems.append("netwatch.policy_routing.routes[\(i)].dev is not an interface name") }
         }
         for (i, m) in p.masquerade.enumerated() {
@@ -42,9 +41,6 @@ enum NetwatchValidator {
         !name.isEmpty && name.utf8.count <= 15 && name != "." && name != ".." && !name.hasPrefix("-")
             && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }
     }
-
-    /// Routing tables the config may use: not unspec (0), default (253), main (254) or local (255).
-    static func isUserTable(_ t: UInt32) -> Bool { (1...252).contains(t) || (256...0x7fff_ffff).contains(t) }
 }
 
 /// "a.b.c.d/len" with no host bits set.
