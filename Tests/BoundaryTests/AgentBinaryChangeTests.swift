@@ -10,7 +10,7 @@ import Glibc
 final class AgentBinaryChangeTests: XCTestCase {
     var dir = ""
     var agentPath: String { "\(dir)/bin/bulkhead-agent" }
-    var helperPID: pid_t = 0
+    var helper: RunningHelper?
     let notice = "changed on disk"
 
     override func setUpWithError() throws {
@@ -30,16 +30,13 @@ final class AgentBinaryChangeTests: XCTestCase {
               binary_check_interval: 1
             """
         try config.write(toFile: "\(dir)/bulkhead.yaml", atomically: true, encoding: .utf8)
-        try launch()
+        helper = try RunningHelper(config: "\(dir)/bulkhead.yaml", logPath: "\(dir)/helper.log")
         // The agent's own start line (the spawner's "agent started" comes before its exec).
         try waitForLog(seconds: 30) { $0.contains("started") && $0.contains("services") }
     }
 
     override func tearDown() {
-        if helperPID > 0 {
-            kill(helperPID, SIGTERM)
-            if !exited(within: 15) { kill(helperPID, SIGKILL); _ = exited(within: 5) }
-        }
+        helper?.stop()
         try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -80,7 +77,7 @@ final class AgentBinaryChangeTests: XCTestCase {
         XCTAssertTrue(line.contains("restart bulkhead-helper to run the new version"), String(line))
     }
 
-    private var log: String { (try? String(contentsOfFile: "\(dir)/helper.log", encoding: .utf8)) ?? "" }
+    private var log: String { helper?.log ?? "" }
 
     private func waitForLog(seconds: Double, line matches: (Substring) -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -89,32 +86,5 @@ final class AgentBinaryChangeTests: XCTestCase {
             usleep(100_000)
         }
         throw HelperTestError.unexpected("no expected line in \(seconds) s; log:\n\(log)")
-    }
-
-    /// posix_spawn, not Foundation's Process: the helper closes every inherited fd,
-    /// including the one Process watches to learn that its child has exited.
-    private func launch() throws {
-        let logFD = open("\(dir)/helper.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(logFD) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-        let argv = ["\(HelperUnderTest.binDir)/bulkhead-helper", "run", "--config", "\(dir)/bulkhead.yaml"]
-        var cArgv = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgv { free(p) } }
-        let rc = posix_spawn(&helperPID, cArgv[0]!, &actions, nil, &cArgv, environ)
-        guard rc == 0 else { throw SystemCallError(call: "posix_spawn", errno: rc) }
-    }
-
-    private func exited(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            var status: Int32 = 0
-            if waitpid(helperPID, &status, WNOHANG) == helperPID { return true }
-            usleep(50_000)
-        } while Date() < deadline
-        return false
     }
 }

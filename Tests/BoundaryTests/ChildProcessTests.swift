@@ -8,82 +8,51 @@ import Glibc
 /// The helper's children as the kernel sees them, with the real helper in its
 /// normal mode (spawner, agent, netfilter executor), inside a network namespace
 /// of its own. Review findings 3, 4 and 6 (a dead executor), and the proof inspector.
-final class ChildProcessTests: XCTestCase {
-    var netns = ""
-    var dir = ""
-    var helperPID: pid_t = 0
-    private var reaped: Int32?
+final class ChildProcessTests: HelperInNetnsTestCase {
+    private var running: RunningHelper?
+    override var startsHelper: Bool { false }  // each test starts it in its normal mode, once
+
+    override var configYAML: String {
+        """
+        router:
+          listen: \(dir)/router.sock
+        agent:
+          path: \(HelperUnderTest.binDir)/bulkhead-agent
+        netwatch:
+          runtime_api: \(dir)/no-runtime.sock
+        """
+    }
 
     override func setUpWithError() throws {
         try HelperUnderTest.requireRoot()
         guard getpwnam("bulkhead-netfilter") != nil, getpwnam("bulkhead") != nil else {
             throw XCTSkip("accounts missing: run `make test`, which creates them")
         }
-        netns = "bh-cp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try NetfilterTestCase.sh("/usr/sbin/ip", "netns", "add", netns)
-        var template = Array("/run/bulkhead-children-XXXXXX".utf8CString)
-        dir = String(cString: try XCTUnwrap(mkdtemp(&template)))
-        chmod(dir, 0o755)
-        let config = """
-            router:
-              listen: \(dir)/router.sock
-            agent:
-              path: \(HelperUnderTest.binDir)/bulkhead-agent
-            netwatch:
-              runtime_api: \(dir)/no-runtime.sock
-            """
-        try config.write(toFile: "\(dir)/bulkhead.yaml", atomically: true, encoding: .utf8)
+        try super.setUpWithError()
     }
 
     /// Starts the helper (`prefix`: a command to run it under). Each test starts it once.
-    private func launch(prefix: [String] = []) throws {
-        // posix_spawn, not Foundation's Process: the helper closes every inherited fd,
-        // including the one Process watches to learn that its child has exited.
-        let log = open("\(dir)/helper.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, log, 1)
-        posix_spawn_file_actions_adddup2(&actions, log, 2)
-        let argv = prefix + ["/usr/sbin/ip", "netns", "exec", netns, "\(HelperUnderTest.binDir)/bulkhead-helper", "run", "--config", "\(dir)/bulkhead.yaml"]
-        var cArgv = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgv { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, cArgv[0]!, &actions, nil, &cArgv, environ)
-        guard rc == 0 else { throw SystemCallError(call: "posix_spawn", errno: rc) }
-        helperPID = pid
+    private func launch(prefix: [String] = []) throws -> RunningHelper {
+        let helper = try RunningHelper(config: configPath, logPath: "\(dir)/helper.log", prefix: prefix + ["/usr/sbin/ip", "netns", "exec", netns])
+        running = helper
+        return helper
     }
 
     override func tearDown() {
-        if helperPID > 0, exitStatus(waitingUpTo: 0) == nil {
-            kill(helperPID, SIGTERM)
-            if exitStatus(waitingUpTo: 15) == nil { kill(helperPID, SIGKILL); _ = exitStatus(waitingUpTo: 5) }
-        }
-        _ = try? NetfilterTestCase.sh("/usr/sbin/ip", "netns", "del", netns)
-        try? FileManager.default.removeItem(atPath: dir)
+        running?.stop()
+        super.tearDown()
     }
 
-    /// The helper's wait status once it has exited (reaped once, then remembered).
-    private func exitStatus(waitingUpTo seconds: Double) -> Int32? {
-        if let reaped { return reaped }
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            var status: Int32 = 0
-            if waitpid(helperPID, &status, WNOHANG) == helperPID { reaped = status; return status }
-            usleep(50_000)
-        } while Date() < deadline
-        return nil
-    }
+    private func exitStatus(waitingUpTo seconds: Double) -> Int32? { running?.exitStatus(waitingUpTo: seconds) }
 
-    private var helperLog: String { (try? String(contentsOfFile: "\(dir)/helper.log", encoding: .utf8)) ?? "" }
+    private var helperLog: String { running?.log ?? "" }
 
     /// The helper's child running as `user`, once it is there (bounded wait).
     private func child(runningAs user: String) throws -> pid_t {
-        if helperPID == 0 { try launch() }
+        let helperPID = try (running ?? launch()).pid
         let uid = try XCTUnwrap(TestFixture.uid(of: user))
         for _ in 0..<100 {
-            let children = (try? NetfilterTestCase.sh("/usr/bin/pgrep", "-P", "\(helperPID)"))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
+            let children = (try? Self.sh("/usr/bin/pgrep", "-P", "\(helperPID)"))?.split(separator: "\n").compactMap { pid_t($0) } ?? []
             if let match = children.first(where: { (try? ProcStatus(pid: $0))?.uids.first == uid }) { return match }
             usleep(100_000)
         }
@@ -166,7 +135,7 @@ final class ChildProcessTests: XCTestCase {
     /// CAP_NET_ADMIN in the bounding set, the inspector and the executor cannot take it
     /// and exit during the helper's start-up; the signalfd exists before they are forked.
     func testChildThatDiesDuringStartUpIsNoticed() throws {
-        try launch(prefix: ["/usr/bin/setpriv", "--bounding-set=-net_admin"])
+        _ = try launch(prefix: ["/usr/bin/setpriv", "--bounding-set=-net_admin"])
         let status = try XCTUnwrap(exitStatus(waitingUpTo: 10), "the helper must notice within 10 s: \(helperLog)")
         XCTAssertEqual((status >> 8) & 0xff, 1)
         XCTAssertTrue(helperLog.contains("died; stopping"), helperLog)
