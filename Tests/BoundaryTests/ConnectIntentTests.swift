@@ -17,9 +17,7 @@ final class ConnectIntentTests: HelperSessionTestCase {
             throw XCTSkip("test users missing: run `make test` (scripts/testenv.sh up creates them)")
         }
         try super.setUpWithError()
-        let (reply, fd) = try helper.call(.bindUnixListener(name: ListenerName("router")!))
-        XCTAssertEqual(reply, .ok(payload: []))
-        router = fd
+        router = try bindUnixListener("router")
         XCTAssertEqual(listen(router, 16), 0)
     }
 
