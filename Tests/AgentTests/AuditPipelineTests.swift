@@ -7,9 +7,17 @@ import XCTest
 
 /// The audit queue's policies, with the real scanner thread and audit file.
 final class AuditPipelineTests: XCTestCase {
-    func makeLog() throws -> (AuditLogFile, String) {
+    /// A pipeline with the built-in rules and a queue of 16, writing to a new audit file
+    /// (removed when the test ends), with a stream of `container`'s logs open on it.
+    func openLogStream(policy: AuditSection.QueueFull, baseline: Set<String> = [], connection: UInt64 = 1,
+                       container: String) throws -> (pipeline: AuditPipeline, stream: UInt64, path: String) {
         let path = NSTemporaryDirectory() + "bulkhead-audit-\(UUID().uuidString).jsonl"
-        return (try AuditLogFile(path: path, logger: Logger(label: "test")), path)
+        let log = try AuditLogFile(path: path, logger: Logger(label: "test"))
+        addTeardownBlock { unlink(path) }
+        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: policy, baseline: baseline, logger: Logger(label: "test"))
+        let stream = pipeline.newStreamID()
+        pipeline.submit(.open(stream: stream, connection: connection, container: container, source: "logs")) {}
+        return (pipeline, stream, path)
     }
 
     func events(in path: String, waitingFor count: Int) -> [[String: String]] {
@@ -29,11 +37,7 @@ final class AuditPipelineTests: XCTestCase {
     /// With `drop`, a full queue drops data (never control work) and the stream's
     /// close records how many bytes went unscanned.
     func testDropPolicyRecordsWhatWasNotScanned() throws {
-        let (log, path) = try makeLog()
-        defer { unlink(path) }
-        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .drop, logger: Logger(label: "test"))
-        let id = pipeline.newStreamID()
-        pipeline.submit(.open(stream: id, connection: 1, container: "c1", source: "logs")) {}
+        let (pipeline, id, path) = try openLogStream(policy: .drop, container: "c1")
         // Keep the scanner busy with one large item, then burst small ones into the queue.
         pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
         for _ in 0..<200 { pipeline.submit(.data(stream: id, kind: "stdout", bytes: Array("x token\n".utf8))) {} }
@@ -47,11 +51,7 @@ final class AuditPipelineTests: XCTestCase {
     /// With `block`, nothing is dropped: the producer is told to pause, and told
     /// when there is room again.
     func testBlockPolicyAsksToPauseAndResumes() throws {
-        let (log, path) = try makeLog()
-        defer { unlink(path) }
-        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .block, logger: Logger(label: "test"))
-        let id = pipeline.newStreamID()
-        pipeline.submit(.open(stream: id, connection: 1, container: "c2", source: "logs")) {}
+        let (pipeline, id, path) = try openLogStream(policy: .block, container: "c2")
         pipeline.submit(.data(stream: id, kind: "stdout", bytes: [UInt8](repeating: 0x61, count: 256 << 20))) {}
         let resumed = expectation(description: "resumed")
         resumed.assertForOverFulfill = false
@@ -72,11 +72,7 @@ final class AuditPipelineTests: XCTestCase {
     /// not recorded again; new ones are, with their fingerprint.
     func testBaselineSilencesKnownSecretsOnly() throws {
         let secret = "ghp_" + String(repeating: "aB3dE5gH7j", count: 4).prefix(36)
-        let (firstLog, firstPath) = try makeLog()
-        defer { unlink(firstPath) }
-        let first = AuditPipeline(ruleSet: .builtIn(), log: firstLog, capacity: 16, policy: .block, logger: Logger(label: "test"))
-        let a = first.newStreamID()
-        first.submit(.open(stream: a, connection: 1, container: "c3", source: "logs")) {}
+        let (first, a, firstPath) = try openLogStream(policy: .block, container: "c3")
         first.submit(.data(stream: a, kind: "stdout", bytes: Array("token \(secret)\n".utf8))) {}
         first.submit(.close(stream: a)) {}
         let recorded = events(in: firstPath, waitingFor: 1)
@@ -84,11 +80,7 @@ final class AuditPipelineTests: XCTestCase {
         let known = try ScanBaseline(path: firstPath).fingerprints
         XCTAssertEqual(known, [fingerprint], "an audit file reads back as a baseline")
 
-        let (log, path) = try makeLog()
-        defer { unlink(path) }
-        let again = AuditPipeline(ruleSet: .builtIn(), log: log, capacity: 16, policy: .block, baseline: known, logger: Logger(label: "test"))
-        let b = again.newStreamID()
-        again.submit(.open(stream: b, connection: 2, container: "c3", source: "logs")) {}
+        let (again, b, path) = try openLogStream(policy: .block, baseline: known, connection: 2, container: "c3")
         again.submit(.data(stream: b, kind: "stdout", bytes: Array("token \(secret)\npassword=N3wPassw0rdX\n".utf8))) {}
         again.submit(.close(stream: b)) {}
         let now = events(in: path, waitingFor: 1)
