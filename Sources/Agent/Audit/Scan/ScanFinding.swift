@@ -1,7 +1,8 @@
 import SecretScan
 
-/// A finding of `audit scan` with where it was found and a stable fingerprint.
-struct ScanFinding: Equatable, Sendable {
+/// A finding of `audit scan` with where it was found and a stable fingerprint; encoded,
+/// an entry of the json report.
+struct ScanFinding: Equatable, Sendable, Encodable {
     var ruleID: String
     var severity: SecretRule.Severity
     var description: String
@@ -10,6 +11,10 @@ struct ScanFinding: Equatable, Sendable {
     var line: Int
     var offset: UInt64
     var fingerprint: String
+
+    enum CodingKeys: String, CodingKey {
+        case ruleID = "rule_id", severity, description, redacted, source, line, offset, fingerprint
+    }
 
     init(_ finding: Finding, description: String, source: String, line: Int) {
         ruleID = finding.ruleID
