@@ -1,10 +1,11 @@
-/// The few fields netwatch reads from the Engine API's JSON (Docker's names,
-/// which Podman's compat API uses too). Everything else is ignored.
+/// The few fields netwatch and the i2p plugin read from the Engine API's JSON
+/// (Docker's names, which Podman's compat API uses too). Everything else is ignored.
 enum RuntimeJSON {
-    /// One entry of `GET /containers/json`.
+    /// One entry of `GET /containers/json` (its networks carry the endpoint ids).
     struct Summary: Decodable {
         var id: String
-        enum CodingKeys: String, CodingKey { case id = "Id" }
+        var networkSettings: Inspect.NetworkSettings?
+        enum CodingKeys: String, CodingKey { case id = "Id", networkSettings = "NetworkSettings" }
     }
 
     /// `GET /containers/{id}/json`.
@@ -33,11 +34,14 @@ enum RuntimeJSON {
         }
         struct Endpoint: Decodable {
             var ipAddress: String?
-            enum CodingKeys: String, CodingKey { case ipAddress = "IPAddress" }
+            var networkID: String?
+            var endpointID: String?
+            enum CodingKeys: String, CodingKey { case ipAddress = "IPAddress", networkID = "NetworkID", endpointID = "EndpointID" }
         }
         struct HostConfig: Decodable {
             var portBindings: [String: [Binding]?]?
-            enum CodingKeys: String, CodingKey { case portBindings = "PortBindings" }
+            var dns: [String]?
+            enum CodingKeys: String, CodingKey { case portBindings = "PortBindings", dns = "Dns" }
         }
         /// A host binding; its fields do not matter, only that there is one.
         struct Binding: Decodable {}
