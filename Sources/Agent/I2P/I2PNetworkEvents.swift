@@ -21,12 +21,13 @@ struct I2PNetworkEvents: Sendable {
         var delay = Self.firstRetry
         while !Task.isCancelled {
             let subscribed = ContinuousClock.now
-            let stream = runtime.events(types: Self.types, actions: Self.actions)
-            await admission.recheck()
             let why: String
             do {
-                for try await event in stream {
-                    if let endpoint = Self.admittedEndpoint(for: event, in: store.endpoints) { await admission.check(endpoint) }
+                try await runtime.withEvents(types: Self.types, actions: Self.actions) { stream in
+                    await admission.recheck()
+                    for try await event in stream {
+                        if let endpoint = Self.admittedEndpoint(for: event, in: store.endpoints) { await admission.check(endpoint) }
+                    }
                 }
                 why = "ended"
             } catch {

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Logging
+import NIOPosix
 
 /// The original daemon's start-up and shutdown scripts, kept for compatibility. They
 /// run as the agent's own account, with no capability: whatever they need beyond
@@ -31,8 +32,8 @@ final class NetwatchScripts: Sendable {
     /// The processes the filtered agent may still signal (to stop a script that hangs).
     var pids: [pid_t] { [startup, shutdown].compactMap { $0?.process.processIdentifier } }
 
-    func finishStartup() { startup?.finish(release: false, logger: logger) }
-    func runShutdown() { shutdown?.finish(release: true, logger: logger) }
+    func finishStartup() async { await startup?.finish(release: false, logger: logger) }
+    func runShutdown() async { await shutdown?.finish(release: true, logger: logger) }
 }
 
 private struct ScriptRun: @unchecked Sendable {  // Process: used from one task at a time
@@ -42,6 +43,7 @@ private struct ScriptRun: @unchecked Sendable {  // Process: used from one task 
     let path: String
     let phase: String
 
+    static let timeLimit: Duration = .seconds(60)
     static let holdUntilRun = #"read -r go && [ "$go" = run ] && exec "$0""#
 
     static func start(_ path: String, phase: String, held: Bool, environment: [String: String], logger: Logger) -> ScriptRun? {
@@ -67,16 +69,33 @@ private struct ScriptRun: @unchecked Sendable {  // Process: used from one task 
         return run
     }
 
-    /// Waits for the script, bounded: one that hangs is stopped after 60 s; its output is capped.
-    func finish(release: Bool, logger: Logger) {
+    /// Waits for the script, bounded: one that hangs is stopped after 60 s (at once if the
+    /// calling task is cancelled); its output is capped.
+    func finish(release: Bool, logger: Logger) async {
         if release { input.fileHandleForWriting.write(Data("run\n".utf8)) }
         try? input.fileHandleForWriting.close()
-        let process = self.process
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile().prefix(64 * 1024), as: UTF8.self)
-        process.waitUntilExit()
-        killer.cancel()
+        let run = self
+        let text = await withTaskGroup(of: String?.self) { race in
+            race.addTask {
+                // Foundation's pipe read and wait block: on NIO's thread pool, not the cooperative one.
+                try? await NIOThreadPool.singleton.runIfActive {
+                    let text = String(decoding: run.output.fileHandleForReading.readDataToEndOfFile().prefix(64 * 1024), as: UTF8.self)
+                    run.process.waitUntilExit()
+                    return text
+                }
+            }
+            race.addTask {
+                try? await Task.sleep(for: Self.timeLimit)
+                if run.process.isRunning { run.process.terminate() }
+                return nil
+            }
+            var text: String?
+            while let result = await race.next() {
+                if let result { text = result }
+                race.cancelAll()  // the script ended (the timer goes), or the timer stopped it (its end is awaited)
+            }
+            return text ?? ""
+        }
         let level: Logger.Level = process.terminationStatus == 0 ? .notice : .error
         logger.log(level: level, "\(phase) script finished", metadata: [
             "script": "\(path)", "status": "\(process.terminationStatus)",

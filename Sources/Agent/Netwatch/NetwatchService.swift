@@ -21,7 +21,7 @@ struct NetwatchService: Service {
     static let incrementalLimit = 32
 
     func run() async throws {
-        scripts.finishStartup()
+        await scripts.finishStartup()
         NetwatchMetrics.prepare()
         if !settings.policyRouting.isEmpty {
             let summary = try helper.applyPolicyRouting()
@@ -53,7 +53,7 @@ struct NetwatchService: Service {
             await tasks.next()
             tasks.cancelAll()
         }
-        scripts.runShutdown()
+        await scripts.runShutdown()
         logger.notice("stopped")
     }
 
@@ -62,15 +62,16 @@ struct NetwatchService: Service {
     private func watchEvents(_ runtime: RuntimeAPI, _ signal: ReconcileSignal) async {
         var delay = Duration.milliseconds(500)
         while !Task.isCancelled {
-            let stream = runtime.events()
-            await signal.requestFull()
             do {
-                for try await event in stream {
-                    switch event {
-                    case .containerChanged(let id, _): await signal.containerChanged(id)
-                    case .subscribed: StatusBoard.shared.set("netwatch", "events", healthy: true, state: "subscribed")
+                try await runtime.withEvents { stream in
+                    signal.requestFull()
+                    for try await event in stream {
+                        switch event {
+                        case .containerChanged(let id, _): signal.containerChanged(id)
+                        case .subscribed: StatusBoard.shared.set("netwatch", "events", healthy: true, state: "subscribed")
+                        }
+                        delay = .milliseconds(500)
                     }
-                    delay = .milliseconds(500)
                 }
                 logger.warning("runtime events stream ended; reconnecting", metadata: ["retry_in": .stringConvertible(delay)])
                 StatusBoard.shared.set("netwatch", "events", healthy: false, state: "reconnecting", detail: "the events stream ended")
@@ -97,7 +98,7 @@ struct NetwatchService: Service {
             await signal.wait(timeout: max(.zero, nextFull - ContinuousClock.now))
             try? await Task.sleep(for: debounce)
             if Task.isCancelled { return }
-            var (full, ids) = await signal.take()
+            var (full, ids) = signal.take()
             if ContinuousClock.now >= nextFull { full = true }
             if full { nextFull = ContinuousClock.now + verify }
             let started = ContinuousClock.now
@@ -110,7 +111,7 @@ struct NetwatchService: Service {
                 NetwatchMetrics.syncFailures.increment()
                 StatusBoard.shared.set("netwatch", "sync", healthy: false, state: "failed", detail: "\(error)")
                 logger.error("reconcile failed; retrying with a full pass", metadata: ["error": "\(error)"])
-                await signal.requestFull()
+                signal.requestFull()
                 try? await Task.sleep(for: .seconds(1))
             }
         }

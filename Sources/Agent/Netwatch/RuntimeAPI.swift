@@ -91,40 +91,45 @@ final class RuntimeAPI: Sendable {
         return container
     }
 
-    /// Container lifecycle events, until the connection drops (then the stream
-    /// finishes with an error: resubscribe, then list again, since events in
+    /// Container lifecycle events for `body`, until the connection drops (then the
+    /// stream finishes with an error: resubscribe, then list again, since events in
     /// between are lost). Subscribe before listing, or a start in between is missed.
     /// `types` and `actions` narrow what the daemon sends (actions within `eventActions`).
-    func events(
-        types: [String] = ["container", "network"], actions: [String] = eventActions.sorted()
-    ) -> AsyncThrowingStream<RuntimeEvent, any Error> {
+    /// The subscription is a child task that ends when `body` returns or throws.
+    func withEvents(
+        types: [String] = ["container", "network"], actions: [String] = eventActions.sorted(),
+        _ body: (AsyncThrowingStream<RuntimeEvent, any Error>) async throws -> Void
+    ) async throws {
         let (stream, continuation) = AsyncThrowingStream.makeStream(
             of: RuntimeEvent.self, bufferingPolicy: .bufferingOldest(Self.eventBacklog))
-        let query = Self.filters(["type": types, "event": actions])
-        let target = "/events?filters=\(query)"
-        let http = http
-        let task = Task {
-            // `stream` returns only by throwing, so the stream always finishes here.
-            do {
-                var splitter = JSONObjectSplitter(maxObjectSize: Self.eventLimit)
-                try await http.stream(target, onSubscribed: { continuation.yield(.subscribed) }) { chunk in
-                    let objects: [[UInt8]]
-                    do {
-                        objects = try splitter.feed(chunk.readableBytesView)
-                    } catch {
-                        throw RuntimeAPIError.malformed(request: "GET /events", detail: "\(error)")
-                    }
-                    for object in objects {
-                        guard let event = try Self.event(from: object) else { continue }
-                        if case .dropped = continuation.yield(event) { throw RuntimeAPIError.eventBacklog(limit: Self.eventBacklog) }
-                    }
-                }
-            } catch {
-                continuation.finish(throwing: error)
-            }
+        let target = "/events?filters=\(Self.filters(["type": types, "event": actions]))"
+        try await withThrowingTaskGroup(of: Void.self) { subscription in
+            subscription.addTask { await self.follow(target, into: continuation) }
+            defer { subscription.cancelAll() }
+            try await body(stream)
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+    }
+
+    /// Feeds `continuation` from GET `target` until the connection drops or the task is
+    /// cancelled; `stream` returns only by throwing, so the stream always finishes here.
+    private func follow(_ target: String, into continuation: AsyncThrowingStream<RuntimeEvent, any Error>.Continuation) async {
+        do {
+            var splitter = JSONObjectSplitter(maxObjectSize: Self.eventLimit)
+            try await http.stream(target, onSubscribed: { continuation.yield(.subscribed) }) { chunk in
+                let objects: [[UInt8]]
+                do {
+                    objects = try splitter.feed(chunk.readableBytesView)
+                } catch {
+                    throw RuntimeAPIError.malformed(request: "GET /events", detail: "\(error)")
+                }
+                for object in objects {
+                    guard let event = try Self.event(from: object) else { continue }
+                    if case .dropped = continuation.yield(event) { throw RuntimeAPIError.eventBacklog(limit: Self.eventBacklog) }
+                }
+            }
+        } catch {
+            continuation.finish(throwing: error)
+        }
     }
 
     /// "Docker Engine 20.10.24 (API 1.41)", "Podman Engine 4.3.1 (API 1.41)": for logs.

@@ -7,7 +7,7 @@ enum RuntimeAPIError: Error, CustomStringConvertible, Sendable {
     /// The connection ended before the answer did: closed, reset, or cut mid-chunk.
     case connectionLost(request: String, detail: String)
     case malformed(request: String, detail: String)
-    /// The consumer of `events()` fell this many events behind.
+    /// The consumer of `withEvents` fell this many events behind.
     case eventBacklog(limit: Int)
 
     var description: String {
