@@ -7,17 +7,12 @@ public struct ConfigDuration: ConfigLiteral, Comparable {
     public let text: String
 
     public init(parsing text: String) throws(ConfigTextProblem) {
-        guard let seconds = Self.seconds(in: text.trimmingCharacters(in: .whitespaces)) else {
+        // The bound keeps the conversion to whole milliseconds from overflowing.
+        guard let seconds = Self.seconds(in: text.trimmingCharacters(in: .whitespaces)), seconds <= 1e9 else {
             throw ConfigTextProblem("\(text.debugDescription) is not a duration like 10s, 500ms, 2m or 1h")
         }
         duration = .milliseconds(Int64((seconds * 1000).rounded()))
         self.text = text
-    }
-
-    public init(_ duration: Duration) {
-        self.duration = duration
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        text = milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 
     /// Whole and fractional seconds, for APIs that take a Double.
@@ -38,9 +33,4 @@ public struct ConfigDuration: ConfigLiteral, Comparable {
         guard let v = Double(text), v.isFinite, v >= 0 else { return nil }
         return v
     }
-}
-
-extension ClosedRange<ConfigDuration> {
-    /// "from 100ms to 300s", for messages.
-    public var phrase: String { "from \(lowerBound) to \(upperBound)" }
 }
