@@ -35,12 +35,14 @@ final class SSHLink: Sendable {
     private let lowerLimit = Atomic<Int>(0)
     private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
-    private let stoppedSignal = DispatchSemaphore(value: 0)
 
     private struct Inbox {
         var opens: [SSHBridge] = []
         var wakePending = false
         var stopping = false
+        /// Set by the link's thread as it ends; until then, `stop()`s wait here.
+        var stopped = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Backoff between reconnects: 0.5 s doubling to 30 s; a new client retries at once
@@ -89,7 +91,11 @@ final class SSHLink: Sendable {
         inbox.withLock { $0.stopping = true }
         signal()
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { [stoppedSignal] in stoppedSignal.wait(); done.resume() }
+            let now = inbox.withLock { s in
+                if !s.stopped { s.stopWaiters.append(done) }
+                return s.stopped
+            }
+            if now { done.resume() }
         }
     }
 
@@ -153,7 +159,12 @@ final class SSHLink: Sendable {
         refuseWaiting(.linkDown(detail: "the proxy is shutting down"))
         report(up: false, state: "stopped", detail: nil)
         logger.notice("link stopped")
-        stoppedSignal.signal()
+        let waiters = inbox.withLock { s in
+            s.stopped = true
+            defer { s.stopWaiters = [] }
+            return s.stopWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Sleeps until the backoff is over, the link is stopped, or a client arrives
