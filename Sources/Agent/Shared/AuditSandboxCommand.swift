@@ -28,6 +28,7 @@ struct AuditSandboxCommand: ParsableCommand {
 
     func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        // Dispatch on purpose: it stands in for the threads of Swift concurrency's pool, which are Dispatch's on Linux.
         let worker = DispatchQueue(label: "audit-sandbox")
         let started = DispatchSemaphore(value: 0)
         worker.async { started.signal() }
