@@ -1,4 +1,3 @@
-import DockerStream
 import Logging
 import NIOCore
 
@@ -15,9 +14,8 @@ final class RequestTap: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private enum State {
-        case head(HTTPHeadReader)
-        case body(remaining: UInt64, then: DockerEndpoint)
-        case chunked(ChunkedDecoder, then: DockerEndpoint)
+        /// Requests: their heads, and bodies (`bodyOf` is the request whose body it is).
+        case http
         /// With an allow-list: an attach or exec start is sent; its answer decides.
         case awaitingHijack
         case stdin
@@ -34,7 +32,9 @@ final class RequestTap: ChannelInboundHandler {
 
     private let exchanges: ExchangeLog
     private let gate: APIRefusal?
-    private var state = State.head(HTTPHeadReader())
+    private var state = State.http
+    private var messages = HTTPMessageReader()
+    private var bodyOf: DockerEndpoint?
     /// With an allow-list: bytes read but not passed on yet, of which the first
     /// `heldParsed` were parsed already (an undecided head).
     private var held: ByteBuffer?
@@ -102,7 +102,7 @@ final class RequestTap: ChannelInboundHandler {
     /// The response tap saw the answer to an attach or exec start.
     private func hijackAnswered(_ hijacked: Bool) {
         guard case .awaitingHijack = state, let context else { return }
-        state = hijacked ? .stdin : .head(HTTPHeadReader())
+        state = hijacked ? .stdin : .http
         if !refused { process(context) }
         if paused, !refused {
             paused = false
@@ -116,56 +116,48 @@ final class RequestTap: ChannelInboundHandler {
         var decided = 0  // bytes of this call that are decided (allowed)
         while !rest.isEmpty {
             switch state {
-            case .head(var reader):
-                switch reader.feed(rest) {
-                case .needMore:
-                    state = .head(reader)
-                    return .forward(decided: decided, consumed: bytes.count)
-                case .invalid(let why):
-                    state = .stdin  // not HTTP we understand: pass through, stop parsing
-                    if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "not an HTTP request the proxy can check: \(why)") }
-                    return .forward(decided: bytes.count, consumed: bytes.count)
-                case .head(let head, let consumed):
-                    if let policy {
-                        let decision = policy.decide(method: head.first, target: head.second)
-                        guard decision.allowed else { return .refuse(after: decided, method: head.first, target: head.second, reason: decision.reason) }
-                    }
-                    rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
-                    decided = bytes.count - rest.count
-                    let endpoint = DockerEndpoint(method: head.first, target: head.second)
-                    exchanges.waiting.append(.init(endpoint: endpoint, isHead: head.first == "HEAD"))
-                    if head.isChunked {
-                        state = .chunked(ChunkedDecoder(), then: endpoint)
-                    } else if let length = head.contentLength, length > 0 {
-                        state = .body(remaining: length, then: endpoint)
-                    } else {
-                        afterBody(endpoint, gated: policy != nil)
-                    }
-                }
-            case .body(let remaining, let endpoint):
-                let n = min(UInt64(rest.count), remaining)
-                rest = UnsafeRawBufferPointer(rebasing: rest[Int(n)...])
-                decided = bytes.count - rest.count
-                if n == remaining { afterBody(endpoint, gated: policy != nil) } else { state = .body(remaining: remaining - n, then: endpoint) }
-            case .chunked(var decoder, let endpoint):
-                switch decoder.feed(rest, emit: { _ in }) {
-                case .ok:
-                    state = .chunked(decoder, then: endpoint)
-                    return .forward(decided: bytes.count, consumed: bytes.count)
-                case .ended(let unconsumed):
-                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.count - unconsumed)...])
-                    decided = bytes.count - rest.count
-                    afterBody(endpoint, gated: policy != nil)
-                case .failed(let error):
-                    state = .stdin
-                    // What follows a body the proxy cannot frame could be read as a
-                    // request by the daemon: with an allow-list, that is refused.
-                    if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "a chunked body the proxy cannot check: \(error)") }
-                    return .forward(decided: bytes.count, consumed: bytes.count)
-                }
             case .awaitingHijack:
                 return .forward(decided: decided, consumed: decided)
             case .stdin:
+                return .forward(decided: bytes.count, consumed: bytes.count)
+            case .http:
+                break
+            }
+            switch messages.read(rest) {
+            case .headIncomplete:
+                return .forward(decided: decided, consumed: bytes.count)
+            case .invalidHead(let why):
+                state = .stdin  // not HTTP we understand: pass through, stop parsing
+                if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "not an HTTP request the proxy can check: \(why)") }
+                return .forward(decided: bytes.count, consumed: bytes.count)
+            case .head(let head, let consumed):
+                if let policy {
+                    let decision = policy.decide(method: head.first, target: head.second)
+                    guard decision.allowed else { return .refuse(after: decided, method: head.first, target: head.second, reason: decision.reason) }
+                }
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                decided = bytes.count - rest.count
+                let endpoint = DockerEndpoint(method: head.first, target: head.second)
+                exchanges.waiting.append(.init(endpoint: endpoint, isHead: head.first == "HEAD"))
+                bodyOf = endpoint
+                if head.isChunked {
+                    messages.startChunkedBody()
+                } else if let length = head.contentLength, length > 0 {
+                    messages.startBody(length: length)
+                } else {
+                    afterBody(endpoint, gated: policy != nil)
+                }
+            case .bodyContinues:
+                return .forward(decided: bytes.count, consumed: bytes.count)
+            case .bodyEnded(let consumed):
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                decided = bytes.count - rest.count
+                if let bodyOf { afterBody(bodyOf, gated: policy != nil) }
+            case .invalidBody(let error):
+                state = .stdin
+                // What follows a body the proxy cannot frame could be read as a
+                // request by the daemon: with an allow-list, that is refused.
+                if policy != nil { return .refuse(after: decided, method: "?", target: "?", reason: "a chunked body the proxy cannot check: \(error)") }
                 return .forward(decided: bytes.count, consumed: bytes.count)
             }
         }
@@ -179,7 +171,7 @@ final class RequestTap: ChannelInboundHandler {
             state = .awaitingHijack
             exchanges.hijackAnswered = { [weak self] hijacked in self?.hijackAnswered(hijacked) }
         default:
-            state = .head(HTTPHeadReader())
+            break  // the next request's head
         }
     }
 }

@@ -1,4 +1,3 @@
-import DockerStream
 import NIOCore
 
 /// Watches daemon → client bytes, passing every byte on untouched: finds each
@@ -11,9 +10,8 @@ final class ResponseTap: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private enum State {
-        case head(HTTPHeadReader)
-        case body(remaining: UInt64)
-        case chunked(ChunkedDecoder)
+        /// Responses: their heads and bodies.
+        case http
         case untilClose
         case broken
     }
@@ -23,7 +21,8 @@ final class ResponseTap: ChannelInboundHandler {
     private let containers: ContainerDirectory
     /// The client connection's id (`conn` in the log), for the streams it carries.
     private let connection: UInt64
-    private var state = State.head(HTTPHeadReader())
+    private var state = State.http
+    private var messages = HTTPMessageReader()
     private var auditor: StreamAuditor?
     /// An exec-create or inspect response body being collected (bounded) to learn an id.
     private var learning: (endpoint: DockerEndpoint, body: [UInt8])?
@@ -54,50 +53,34 @@ final class ResponseTap: ChannelInboundHandler {
         var rest = bytes
         while !rest.isEmpty {
             switch state {
-            case .head(var reader):
-                switch reader.feed(rest) {
-                case .needMore:
-                    state = .head(reader)
-                    return
-                case .invalid(let why):
-                    state = .broken
-                    auditor?.fail(why)
-                    return
-                case .head(let head, let consumed):
-                    rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
-                    begin(head)
-                }
-            case .body(let remaining):
-                let n = Int(min(UInt64(rest.count), remaining))
-                take(UnsafeRawBufferPointer(rebasing: rest[..<n]))
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-                if UInt64(n) == remaining { endBody() } else { state = .body(remaining: remaining - UInt64(n)) }
-            case .chunked(var decoder):
-                let status = decoder.feed(rest) { take($0) }
-                switch status {
-                case .ok:
-                    state = .chunked(decoder)
-                    return
-                case .ended(let unconsumed):
-                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.count - unconsumed)...])
-                    endBody()
-                case .failed(let error):
-                    auditor?.fail("\(error)")
-                    state = .broken
-                    return
-                }
             case .untilClose:
                 take(rest)
                 return
             case .broken:
                 return
+            case .http:
+                break
+            }
+            switch messages.read(rest, take: take) {
+            case .headIncomplete, .bodyContinues:
+                return
+            case .invalidHead(let why), .invalidBody(let why):
+                state = .broken
+                auditor?.fail(why)
+                return
+            case .head(let head, let consumed):
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                begin(head)
+            case .bodyEnded(let consumed):
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                endBody()
             }
         }
     }
 
     private func begin(_ head: HTTPHead) {
         let status = Int(head.second) ?? 0
-        if (100..<200).contains(status), status != 101 { state = .head(HTTPHeadReader()); return }  // interim
+        if (100..<200).contains(status), status != 101 { return }  // interim: the final head follows
         guard !exchanges.waiting.isEmpty else { state = .broken; return }  // a response nobody asked for
         let exchange = exchanges.waiting.removeFirst()
         exchanges.answering = true
@@ -131,9 +114,9 @@ final class ResponseTap: ChannelInboundHandler {
         } else if exchange.isHead || status == 204 || status == 304 {
             endBody()
         } else if head.isChunked {
-            state = .chunked(ChunkedDecoder())
+            messages.startChunkedBody()
         } else if let length = head.contentLength {
-            if length == 0 { endBody() } else { state = .body(remaining: length) }
+            if length == 0 { endBody() } else { messages.startBody(length: length) }
         } else {
             state = .untilClose  // e.g. a 200 raw-stream that hijacks without Upgrade
         }
@@ -159,6 +142,7 @@ final class ResponseTap: ChannelInboundHandler {
         }
         learning = nil
         if case .broken = state { return }
-        state = .head(HTTPHeadReader())
+        state = .http
+        messages = HTTPMessageReader()
     }
 }

@@ -1,0 +1,71 @@
+import DockerStream
+
+/// Follows one direction of an HTTP/1.1 connection through its messages: a head, then
+/// the body the caller says its framing gives, then the next head. It never changes a
+/// byte; what the messages mean is the taps' business.
+struct HTTPMessageReader {
+    private enum Part {
+        case head(HTTPHeadReader)
+        case body(remaining: UInt64)
+        case chunked(ChunkedDecoder)
+    }
+
+    private var part = Part.head(HTTPHeadReader())
+
+    /// What the bytes given to `read` led to.
+    enum Step {
+        /// All of them belong to a head still arriving.
+        case headIncomplete
+        /// A head ended after `consumed` of them. Next comes the body the caller starts
+        /// (`startBody`, `startChunkedBody`), or else the next head.
+        case head(HTTPHead, consumed: Int)
+        /// Not a head the proxy understands.
+        case invalidHead(String)
+        /// All of them belong to a body that goes on.
+        case bodyContinues
+        /// The body ended after `consumed` of them; a head comes next.
+        case bodyEnded(consumed: Int)
+        /// A chunked body the proxy cannot frame.
+        case invalidBody(String)
+    }
+
+    /// Reads from the start of `bytes` (not empty) up to the next step; a body's bytes
+    /// (without the chunked framing) go to `take`.
+    mutating func read(_ bytes: UnsafeRawBufferPointer, take: (UnsafeRawBufferPointer) -> Void = { _ in }) -> Step {
+        switch part {
+        case .head(var reader):
+            let outcome = reader.feed(bytes)
+            part = .head(reader)
+            switch outcome {
+            case .needMore: return .headIncomplete
+            case .invalid(let why): return .invalidHead(why)
+            case .head(let head, let consumed): return .head(head, consumed: consumed)
+            }
+        case .body(let remaining):
+            let n = Int(min(UInt64(bytes.count), remaining))
+            take(UnsafeRawBufferPointer(rebasing: bytes[..<n]))
+            guard UInt64(n) < remaining else { return bodyEnded(consumed: n) }
+            part = .body(remaining: remaining - UInt64(n))
+            return .bodyContinues
+        case .chunked(var decoder):
+            let status = decoder.feed(bytes, emit: take)
+            part = .chunked(decoder)
+            switch status {
+            case .ok: return .bodyContinues
+            case .ended(let unconsumed): return bodyEnded(consumed: bytes.count - unconsumed)
+            case .failed(let error): return .invalidBody("\(error)")
+            }
+        }
+    }
+
+    /// After a head: a body of `length` bytes (more than 0) follows.
+    mutating func startBody(length: UInt64) { part = .body(remaining: length) }
+
+    /// After a head: a chunked body follows.
+    mutating func startChunkedBody() { part = .chunked(ChunkedDecoder()) }
+
+    private mutating func bodyEnded(consumed: Int) -> Step {
+        part = .head(HTTPHeadReader())
+        return .bodyEnded(consumed: consumed)
+    }
+}
