@@ -14,7 +14,7 @@ import Glibc
 /// The audit proxy: a Docker socket (bound by the helper at `audit.listen`) whose
 /// every connection is relayed byte for byte to `audit.upstream` (connected by the
 /// helper), while logs/attach/exec output is scanned for secrets on the side.
-struct AuditService: Service {
+struct AuditService: ListeningService {
     let config: AuditSection
     let helper: HelperClient
     let group: any EventLoopGroup
@@ -44,19 +44,17 @@ struct AuditService: Service {
                     up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, policy: policy, logger: logger)
             }
             .withBoundSocket(listener).get()
-        let board = StatusBoard.shared
-        board.set("audit", "listener", healthy: true, state: "listening")
-        board.facts("audit") { ["open_connections": .count(AuditConnection.open.load(ordering: .relaxed)), "queue_depth": .count(pipeline.depth)] }
-        board.probe("audit") { AuditConnection.probeUpstream(helper: helper) }
-        logger.notice("listening", metadata: [
+        StatusBoard.shared.facts("audit") { ["open_connections": .count(AuditConnection.open.load(ordering: .relaxed)), "queue_depth": .count(pipeline.depth)] }
+        StatusBoard.shared.probe("audit") { AuditConnection.probeUpstream(helper: helper) }
+        await serveUntilShutdown("audit", listening: [
             "listen": "\(config.listen)", "upstream": "\(config.upstream)", "log_file": "\(config.logFile)",
             "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))",
             "api_filter": "\(policy?.summary ?? "none")", "baseline_fingerprints": .stringConvertible(baseline.count), "queue_full": "\(config.queueFull.rawValue)",
-        ])
-        try? await gracefulShutdown()
-        try? await server.close()
-        try? await connector.shutdownGracefully()
-        logger.notice("stopped")
+        ]) {
+            try? await server.close()
+            try? await connector.shutdownGracefully()
+            return nil
+        }
     }
 }
 

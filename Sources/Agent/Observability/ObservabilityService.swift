@@ -12,7 +12,7 @@ import Glibc
 /// Serves /metrics, /healthz and /status on `metrics.listen`, which the helper binds.
 /// A Unix listener is handed over and served directly; for TCP the helper keeps the
 /// listener and passes each accepted connection (`AcceptChannel`).
-struct ObservabilityService: Service {
+struct ObservabilityService: ListeningService {
     let settings: MetricsSection
     let helper: HelperClient
     let group: any EventLoopGroup
@@ -58,11 +58,10 @@ struct ObservabilityService: Service {
             // Ends the receiving thread's recvmsg (end of stream), then frees the fd.
             stop = { shutdown(channel.fd, Int32(SHUT_RDWR)); try? await Task.sleep(for: .milliseconds(50)); channel.close() }
         }
-        board.set("metrics", "listener", healthy: true, state: "listening")
-        logger.notice("listening", metadata: ["listen": "\(settings.listen)", "paths": "/metrics /healthz /status"])
-        try? await gracefulShutdown()
-        await stop()
-        try? await pool.shutdownGracefully()
-        logger.notice("stopped")
+        await serveUntilShutdown("metrics", listening: ["listen": "\(settings.listen)", "paths": "/metrics /healthz /status"]) {
+            await stop()
+            try? await pool.shutdownGracefully()
+            return nil
+        }
     }
 }

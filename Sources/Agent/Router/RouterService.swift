@@ -9,7 +9,7 @@ import Glibc
 
 /// The router service: the system Docker socket (bound by the helper at
 /// `router.listen`) routed to each caller's rootless Docker socket.
-struct RouterService: Service {
+struct RouterService: ListeningService {
     let config: RouterSection
     let helper: HelperClient
     let group: any EventLoopGroup
@@ -23,22 +23,20 @@ struct RouterService: Service {
         RouterMetrics.prepare()
         let router = ConnectionRouter(config: config, helper: helper, group: group, logger: logger)
         router.startAccepting(listener)
-        StatusBoard.shared.set("router", "listener", healthy: true, state: "listening")
         StatusBoard.shared.facts("router") { ["open_connections": .count(router.liveConnections)] }
-        logger.notice("listening", metadata: [
+        await serveUntilShutdown("router", listening: [
             "listen": "\(config.listen)", "user_socket": "\(config.userSocket)", "root_policy": "\(config.rootPolicy.rawValue)",
             "max_connections_per_user": .stringConvertible(config.maxConnectionsPerUser), "max_connections": .stringConvertible(config.maxConnections),
-        ])
-
-        try? await gracefulShutdown()
-        router.stopAccepting()
-        close(listener)  // the helper keeps its own copy: clients queue until the next agent
-        var waited = 0
-        while router.liveConnections > 0, waited < Self.drainSeconds * 10 {
-            if waited % 10 == 0 { logger.notice("draining", metadata: ["open_connections": .stringConvertible(router.liveConnections)]) }
-            try? await Task.sleep(for: .milliseconds(100))
-            waited += 1
+        ]) {
+            router.stopAccepting()
+            close(listener)  // the helper keeps its own copy: clients queue until the next agent
+            var waited = 0
+            while router.liveConnections > 0, waited < Self.drainSeconds * 10 {
+                if waited % 10 == 0 { logger.notice("draining", metadata: ["open_connections": .stringConvertible(router.liveConnections)]) }
+                try? await Task.sleep(for: .milliseconds(100))
+                waited += 1
+            }
+            return ["open_connections_left": .stringConvertible(router.liveConnections)]
         }
-        logger.notice("stopped", metadata: ["open_connections_left": .stringConvertible(router.liveConnections)])
     }
 }
