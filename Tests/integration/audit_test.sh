@@ -18,13 +18,11 @@ mkdir -p "$LOGDIR" && chown bulkhead "$LOGDIR" && rm -f "$AUDIT" "$AUDIT.1" "$LO
 helper_pid=; fake_pid=
 dp() { docker -H "unix://$PROXY" "$@"; }
 dd_() { docker -H "unix://$DIRECT" "$@"; }
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done; }
 start_helper() {  # config, log
   setsid "$BIN/bulkhead-helper" --config "$1" >"$2" 2>&1 &
   helper_pid=$!
   wait_for 20 test -S "$PROXY"
 }
-stop_helper() { [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null; helper_pid=; }
 cleanup() {
   dd_ rm -f bh-au-plain bh-au-tty bh-au-follow >/dev/null 2>&1
   stop_helper
@@ -146,7 +144,7 @@ check "the same connection's closing line carries the same id" wait_for 10 grep 
 apid=$(agent_of "$helper_pid")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
 [ "$rss" -lt 200000 ] && pass "the agent did not allocate for the claimed 4 GiB (VmRSS ${rss} kB)" || fail "agent memory bounded" "VmRSS ${rss} kB"
-check "the helper and agent are still alive" kill -0 "$apid"
+check "the helper and agent are still alive" pid_alive "$apid"
 
 echo "== audit.disabled_rules"
 stop_helper

@@ -72,10 +72,8 @@ STOP_DNS_RE=${I2P_TEST_STOP_DNS_RE:-dns}
 STOP_NET_RE=${I2P_TEST_STOP_NET_RE:-network}
 
 dk() { timeout 60 docker -H "unix://$ROOTFUL" "$@"; }
-wait_for() {  # seconds, command...: retry until it succeeds or time runs out
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.5; done
-}
+# shellcheck disable=SC2034  # read by wait_for (scripts/proc-lib.sh)
+WAIT_FOR_INTERVAL=0.5   # wait_for's poll interval (s) here: its commands are heavy (docker, i2p status)
 
 # ------------------------------------------------------------------ the helper
 helper_pid="" HELPER_LOG=$WORK/helper.log
@@ -83,19 +81,7 @@ start_helper() {
   setsid "$BIN/bulkhead-helper" --config "$WORK/i2p.yaml" >>"$HELPER_LOG" 2>&1 &
   helper_pid=$!
 }
-agent_pid() { [ -z "$helper_pid" ] || agent_of "$helper_pid"; }
-stop_helper() {  # NAME: SIGTERM; the helper must exit 0
-  local name=$1 code
-  [ -n "$helper_pid" ] || return 0
-  kill -TERM "$helper_pid" 2>/dev/null
-  if ! wait_for 30 sh -c "! kill -0 $helper_pid 2>/dev/null"; then
-    fail "$name: helper exits on SIGTERM" "still running after 30s; killing it"
-    kill -KILL "$helper_pid" 2>/dev/null
-  fi
-  wait "$helper_pid"; code=$?
-  helper_pid=
-  check_eq "$name: helper exits 0 on SIGTERM" 0 "$code"
-}
+# agent_pid, stop_helper NAME (SIGTERM; the helper must exit 0): lib.sh.
 
 write_config() {
   cat >"$WORK/i2p.yaml" <<YAML
@@ -362,11 +348,7 @@ cleanup() {
   if [ -n "$ids" ]; then dk stop -t 1 $ids >/dev/null 2>&1; dk rm -f $ids >/dev/null 2>&1; fi
   dk network inspect "$NET" >/dev/null 2>&1 && wait_for 30 dk network rm "$NET"
   dk network inspect "$OTHER_NET" >/dev/null 2>&1 && wait_for 30 dk network rm "$OTHER_NET"
-  if [ -n "$helper_pid" ]; then
-    kill -TERM "$helper_pid" 2>/dev/null
-    wait_for 30 sh -c "! kill -0 $helper_pid 2>/dev/null" || kill -KILL "$helper_pid" 2>/dev/null
-    wait "$helper_pid" 2>/dev/null; helper_pid=
-  fi
+  stop_helper
   [ -n "$SVC_PID" ] && { kill "$SVC_PID" 2>/dev/null; wait "$SVC_PID" 2>/dev/null; }
   if [ -n "$(owned_v4)$(owned_v6)" ]; then
     fail "cleanup: no BULKHEAD-I2P line once the network and the helper are gone" "$( { owned_v4; owned_v6; } | head -20)"
@@ -545,7 +527,7 @@ after_fault "hand flush"
 echo "== 5e. restart the rootful test dockerd"
 dpid=$(tr -dc 0-9 <"$ROOTFUL_PIDFILE")
 kill -TERM "$dpid"
-dockerd_gone() { ! _tl_alive "$dpid"; }
+dockerd_gone() { ! pid_alive "$dpid"; }
 check "the rootful dockerd stops" wait_for 90 dockerd_gone
 with_timeout 300 bash "$TESTENV" up >"$WORK/testenv-up.log" 2>&1
 check_eq "scripts/testenv.sh up restarts it" 0 $?

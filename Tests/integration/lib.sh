@@ -15,13 +15,24 @@
 #   check_eq NAME EXPECTED ACTUAL
 #   check_contains NAME NEEDLE HAYSTACK
 #   summary                      final line "N passed, N failed"; returns 1 if any failed
-#   as_user USER CMD...          run CMD as USER (runuser) with HOME, USER, LOGNAME and
-#                                XDG_RUNTIME_DIR=/run/user/UID set
-#   uid_of USER                  print USER's numeric uid
 #   agent_of HELPER_PID          print the pid of the agent that helper's spawner runs
 #                                (the spawner is the helper's child running as bulkhead)
+#   agent_pid                    agent_of "$helper_pid" (nothing when there is no helper)
+#   stop_helper [NAME]           SIGTERM to $helper_pid (SIGKILL after 30 s), reap it, clear
+#                                helper_pid; sets STOP_MS. With NAME it also checks that it
+#                                exited by itself, with status 0
 #   with_timeout SECS CMD...     run CMD (also a shell function) killed after SECS seconds;
 #                                exit status 124 on timeout
+#
+# From scripts/proc-lib.sh (sourced here; the one copy shared with scripts/ and bench/):
+#   as_user USER CMD...          run CMD as USER (runuser) in a clean environment: HOME,
+#                                USER, LOGNAME, PATH, LANG=C.UTF-8, XDG_RUNTIME_DIR=/run/user/UID
+#   uid_of USER                  print USER's numeric uid
+#   pid_alive PID...             true if one of the PIDs exists and is not a zombie
+#   wait_gone SECS PID...        true once none of the PIDs is alive (within SECS)
+#   wait_for SECS CMD...         retry CMD (output discarded; also a shell function) every
+#                                $WAIT_FOR_INTERVAL s (0.2) until it succeeds; false after SECS
+#   wait_sock SOCK [SECS]        wait_for the Unix socket SOCK (10 s)
 #
 # Tests with a `cleanup` function (it must be safe to run more than once):
 #   guard_exit                   a run that stops before `finish` runs cleanup and is a
@@ -29,6 +40,9 @@
 #   precondition NAME CMD...     pass, or fail with CMD's output tail and end the run
 #   keep_failed_logs DIR FILE... after a failure, copy FILEs to DIR for a post-mortem
 #   finish                       cleanup, then summary (the test's last line)
+
+# shellcheck source=scripts/proc-lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/proc-lib.sh"
 
 _TL_PASSED=0
 _TL_FAILED=0
@@ -85,28 +99,6 @@ summary() {
   [ "$_TL_FAILED" -eq 0 ]
 }
 
-uid_of() { id -u "$1"; }
-
-as_user() {
-  local user=$1; shift
-  local uid home
-  uid=$(id -u "$user") || return 1
-  home=$(getent passwd "$user" | cut -d: -f6)
-  runuser -u "$user" -- env HOME="$home" USER="$user" LOGNAME="$user" \
-    XDG_RUNTIME_DIR="/run/user/$uid" "$@"
-}
-
-# Alive = exists and is not a zombie (PID 1 on the test VM reaps orphans late).
-_tl_alive() {
-  local p st any=1
-  for p in "$@"; do
-    { read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
-    st=${st##*) }
-    [ "${st%% *}" != Z ] && any=0
-  done
-  return "$any"
-}
-
 _tl_tree() {  # PID and all its descendants
   local c
   echo "$1"
@@ -125,11 +117,11 @@ with_timeout() {
   ( "$@" ) &
   pid=$!
   deadline=$(( ${EPOCHREALTIME/./} + secs * 1000000 ))   # microseconds; integer SECS
-  while _tl_alive "$pid"; do
+  while pid_alive "$pid"; do
     if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
       mapfile -t tree < <(_tl_tree "$pid")
       kill -TERM "${tree[@]}" 2>/dev/null
-      for _ in 1 2 3 4 5 6 7 8 9 10; do _tl_alive "${tree[@]}" || break; sleep 0.1; done
+      for _ in 1 2 3 4 5 6 7 8 9 10; do pid_alive "${tree[@]}" || break; sleep 0.1; done
       kill -KILL "${tree[@]}" 2>/dev/null
       wait "$pid" 2>/dev/null
       return 124
@@ -144,6 +136,24 @@ agent_of() {
   local spawner
   spawner=$(pgrep -P "$1" -u bulkhead | head -1)
   [ -n "$spawner" ] && pgrep -P "$spawner" -x bulkhead-agent | head -1
+}
+
+# The helper a test started last is $helper_pid (the test sets it; empty when none).
+agent_pid() { [ -n "${helper_pid:-}" ] && agent_of "$helper_pid"; }
+
+STOP_MS=0
+stop_helper() {
+  local name=${1:-} code=0 t0=${EPOCHREALTIME/./}
+  [ -n "${helper_pid:-}" ] || return 0
+  kill -TERM "$helper_pid" 2>/dev/null
+  if ! wait_gone 30 "$helper_pid"; then
+    [ -n "$name" ] && fail "$name: helper exits on SIGTERM" "still running after 30s; killing it"
+    kill -KILL "$helper_pid" 2>/dev/null
+  fi
+  wait "$helper_pid" 2>/dev/null || code=$?
+  STOP_MS=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+  helper_pid=
+  [ -z "$name" ] || check_eq "$name: helper exits 0 on SIGTERM (took ${STOP_MS} ms)" 0 "$code"
 }
 
 _TL_FINISHED=0

@@ -31,7 +31,8 @@ IMAGE=bulkhead/busybox:latest
 W=$(mktemp -d /tmp/bulkhead-metrics-test.XXXXXX)
 helper_pid=; prom_pid=
 
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.3; done; }
+# shellcheck disable=SC2034  # read by wait_for (scripts/proc-lib.sh)
+WAIT_FOR_INTERVAL=0.3   # wait_for's poll interval (s) here
 scrape() { curl -s --max-time 5 "http://$METRICS/metrics"; }
 # The value of one series, exactly as the exposition names it (labels in declared order).
 metric() { scrape | awk -v k="$1" '$1 == k { print $2 }'; }
@@ -52,7 +53,6 @@ start_helper() {
   setsid "$BIN/bulkhead-helper" --config "$1" >>"$W/helper.log" 2>&1 &
   helper_pid=$!
 }
-stop_helper() { [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null; helper_pid=; }
 cleanup() {
   stop_helper
   [ -n "$prom_pid" ] && kill -TERM "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
@@ -192,7 +192,7 @@ check "docker ps over SSH works again" timeout 60 docker -H "unix://$LAB" ps
 echo "== the rootful dockerd stopped"
 dpid=$(tr -dc 0-9 <"$ROOTFUL_PIDFILE")
 kill -TERM "$dpid"
-dockerd_gone() { ! _tl_alive "$dpid"; }
+dockerd_gone() { ! pid_alive "$dpid"; }
 check "the rootful dockerd stops" wait_for 90 dockerd_gone
 check "/healthz turns 503" wait_for 30 healthz_is 503
 check "/healthz names netwatch and audit" wait_for 30 bash -c \
@@ -232,8 +232,8 @@ for junk in (b"\x00\xff" * 3000 + b"\r\n\r\n", b"GET /" + b"A" * 200000 + b" HTT
         pass
     s.close()
 PY
-check "the agent survives malformed HTTP (/healthz 200, same pid)" bash -c \
-  "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://$METRICS/healthz)\" = 200 ] && kill -0 $(agent_of "$helper_pid")"
+agent_serves() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")" = 200 ] && pid_alive "$(agent_pid)"; }
+check "the agent survives malformed HTTP (/healthz 200, same pid)" agent_serves
 
 out=$(python3 - "$PORT" <<'PY' 2>&1
 import socket, sys, time

@@ -41,10 +41,8 @@ MARK_BODY="netwatch-mark-body-$$-$RANDOM"
 
 dk() { timeout 60 docker -H "unix://$ROOTFUL" "$@"; }
 pm() { timeout 60 podman --url "unix://$PODMAN_SOCK" "$@"; }
-wait_for() {  # seconds, command...: retry until it succeeds or time runs out
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.3; done
-}
+# shellcheck disable=SC2034  # read by wait_for (scripts/proc-lib.sh)
+WAIT_FOR_INTERVAL=0.3   # wait_for's poll interval (s) here
 
 # ------------------------------------------------------------------ the model
 # What each container's labels ask for, registered when the container is created:
@@ -143,26 +141,16 @@ start_helper() {  # config, log, [VAR=value...] (environment of the helper)
   helper_pid=$!
   HELPER_LOG=$log
 }
-# The agent: the child of the spawner, which is a child of our helper (the other
+# agent_pid (lib.sh): the child of the spawner, which is a child of our helper (the other
 # child is the netfilter executor, whose children are iptables-restore/-save and ip).
-agent_pid() { agent_of "$helper_pid"; }
 full_passes() { grep -c "netwatch: full pass applied" "$HELPER_LOG" 2>/dev/null; }
 wait_full_pass() { wait_for "$1" grep -q "netwatch: full pass applied" "$HELPER_LOG"; }
-# stop_helper NAME: SIGTERM; the helper must exit 0 and take every owned line with it.
-STOP_MS=0
-stop_helper() {
-  local name=$1 code t0=${EPOCHREALTIME/./}
+# stop_netwatch NAME: stop_helper NAME (lib.sh: SIGTERM; the helper must exit 0), and it
+# must take every owned line with it.
+stop_netwatch() {
   [ -n "$helper_pid" ] || return 0
-  kill -TERM "$helper_pid" 2>/dev/null
-  if ! wait_for 30 sh -c "! kill -0 $helper_pid 2>/dev/null"; then
-    fail "$name: helper exits on SIGTERM" "still running after 30s; killing it"
-    kill -KILL "$helper_pid" 2>/dev/null
-  fi
-  wait "$helper_pid"; code=$?
-  STOP_MS=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-  helper_pid=
-  check_eq "$name: helper exits 0 on SIGTERM (took ${STOP_MS} ms)" 0 "$code"
-  check_eq "$name: no owned iptables line after SIGTERM (iptables-save | grep -cE 'BULKHEAD|BH[NFM]-')" 0 \
+  stop_helper "$1"
+  check_eq "$1: no owned iptables line after SIGTERM (iptables-save | grep -cE 'BULKHEAD|BH[NFM]-')" 0 \
     "$(iptables-save | grep -cE 'BULKHEAD|BH[NFM]-')"
 }
 
@@ -204,11 +192,7 @@ cleanup() {
   [ "$cleaned" = 1 ] && return 0
   cleaned=1
   echo "== cleanup"
-  if [ -n "$helper_pid" ]; then
-    kill -TERM "$helper_pid" 2>/dev/null
-    wait_for 30 sh -c "! kill -0 $helper_pid 2>/dev/null" || kill -KILL "$helper_pid" 2>/dev/null
-    wait "$helper_pid" 2>/dev/null; helper_pid=
-  fi
+  stop_helper
   local left; left=$(owned_count)
   if [ "$left" -ne 0 ]; then
     fail "cleanup: no owned iptables line once the helper is gone" "$left line(s) left:"$'\n'"$(owned_lines | head -20)"
@@ -390,7 +374,7 @@ exits_before=$(grep -c "spawner: agent exited" "$HELPER_LOG")
 with_timeout 120 churn; check_eq "the churn loop ends in time" 0 $?
 check_eq "the agent was killed (kill -9) three times during the churn" 3 "$(sort -u "$WORK/killed" | grep -c .)"
 check "the spawner saw the three deaths" wait_for 10 sh -c "[ \$(grep -c 'spawner: agent exited' $HELPER_LOG) -ge $((exits_before + 3)) ]"
-check "the helper survived the agent's deaths" kill -0 "$helper_pid"
+check "the helper survived the agent's deaths" pid_alive "$helper_pid"
 new_agent() { local p; p=$(agent_pid); [ -n "$p" ] && ! grep -qx "$p" "$WORK/killed"; }
 check "a new agent runs" wait_for 20 new_agent
 converge "after kill -9 during churn: owned lines == the model" 30
@@ -401,7 +385,7 @@ foreign=$(dk ps --format '{{.Names}}' --filter "label!=$TAG=1" 2>/dev/null | pas
 [ -n "$foreign" ] && echo "note: the restart stops other containers of this daemon: $foreign"
 dpid=$(tr -dc 0-9 <"$ROOTFUL_PIDFILE")
 kill -TERM "$dpid"
-dockerd_gone() { ! _tl_alive "$dpid"; }   # a zombie (PID 1 reaps late) counts as gone
+dockerd_gone() { ! pid_alive "$dpid"; }   # a zombie (PID 1 reaps late) counts as gone
 check "the rootful dockerd stops" wait_for 90 dockerd_gone
 with_timeout 300 bash "$TESTENV" up >"$WORK/testenv-up.log" 2>&1
 check_eq "scripts/testenv.sh up restarts it" 0 $?
@@ -462,7 +446,7 @@ dk stop -t 1 $TAG-churn1 $TAG-churn2 $TAG-churn3 >/dev/null && dk rm $TAG-churn1
 converge "churn containers removed: owned lines == the model" 15
 
 echo "== 8a. SIGTERM (main helper)"
-stop_helper "main"
+stop_netwatch "main"
 
 # ------------------------------------------------------------------ 5. policy routing
 echo "== 5. policy routing"
@@ -494,7 +478,7 @@ check "after kill -9 of the agent a new one applies policy routing again" wait_f
 check_eq "still exactly one ip rule (re-applying is idempotent)" 1 "$(ip -4 rule show | grep -c "fwmark 0x$(printf %x $MARK) lookup $TABLE")"
 converge "re-applied: owned lines unchanged, one masquerade line" 20
 no_dupes "policy routing: no duplicates"
-stop_helper "policy routing"
+stop_netwatch "policy routing"
 CUR_MASQ=""
 check_eq "after SIGTERM: no ip rule fwmark $MARK" 0 "$(ip -4 rule show | grep -c "fwmark 0x$(printf %x $MARK)")"
 check_eq "after SIGTERM: table $TABLE is empty" "" "$(ip -4 route show table $TABLE 2>/dev/null)"
@@ -541,7 +525,7 @@ else
   check "podman: BHN-$pkey no longer exists" sh -c "! iptables -w -t nat -S BHN-$pkey >/dev/null 2>&1"
   pm start $TAG-pdnat >/dev/null
   converge "podman: after start, back exactly" 15
-  stop_helper "podman"
+  stop_netwatch "podman"
   ids=$(pm ps -aq --filter "label=$TAG=1"); [ -n "$ids" ] && pm rm -f -t 0 $ids >/dev/null
   pm network rm "$PNET" >/dev/null
   pm image rm "$HOSTILE_IMAGE" >/dev/null
@@ -568,7 +552,7 @@ converge "default: the image-labelled container gets no rule; own labels on the 
 check_eq "no owned line names the image-labelled container ($IMG_KEY)" 0 "$(owned_lines | grep -c "$IMG_KEY")"
 check "two more full passes run" wait_for $((3 * VERIFY)) sh -c "[ \$(grep -c 'netwatch: full pass applied' $HELPER_LOG) -ge 3 ]"
 check_eq "the log says once why its labels were ignored (after 3 full passes)" 1 "$(grep -c "$IMG_NOTE" "$HELPER_LOG")"
-stop_helper "image labels (default)"
+stop_netwatch "image labels (default)"
 
 NOIF=bhnw-none   # the image's ports are the host's 22, 53 and 443: DNAT only on an interface no traffic uses
 write_config "$WORK/trust.yaml" "$NET" "$ROOTFUL" "  trust_image_labels: true
@@ -578,7 +562,7 @@ CUR_DNAT_IN=$NOIF
 start_helper "$WORK/trust.yaml" "$WORK/helper-trust.log"
 wait_full_pass 30 || fail "trust_image_labels: the first full pass is logged" "$(tail -20 "$HELPER_LOG")"
 converge "trust_image_labels: true: the image's 22, 53/udp, 443 are DNATed (-i $NOIF, LOCAL only)" 20
-stop_helper "image labels (trusted)"
+stop_netwatch "image labels (trusted)"
 CUR_DNAT_IN=""
 spec $TAG-imglabels "" ""
 
@@ -591,7 +575,7 @@ converge "dnat_allowed_ports: disallowed ports get no rule, the containers keep 
 check_contains "the log names the skipped port and its container" \
   "container $TAG-ownlabels ($OWN_KEY): DNAT port(s) 18086/tcp not in netwatch.dnat_allowed_ports; skipped" "$(cat "$HELPER_LOG")"
 check_eq "the agent skipped them: the helper refused no stage (no 'reconcile failed')" 0 "$(grep -c 'reconcile failed' "$HELPER_LOG")"
-stop_helper "allow-list"
+stop_netwatch "allow-list"
 spec $TAG-dnat "18080/tcp 5353/udp" ""
 unset "DNAT_SPEC[$TAG-imglabels]" "DNAT_SPEC[$TAG-ownlabels]"
 dk rm -f $TAG-imglabels $TAG-ownlabels >/dev/null
@@ -620,13 +604,13 @@ check_contains "the startup script got the mark setting" "IPTABLES_MANGLE_MARK_P
 # ------------------------------------------------------------------ 8. SIGTERM
 echo "== 8. SIGTERM"
 last_agent=$(agent_pid)
-check "the agent is running before SIGTERM (pid ${last_agent:-none})" kill -0 "${last_agent:-none}"
-stop_helper "final"
+check "the agent is running before SIGTERM (pid ${last_agent:-none})" pid_alive "$last_agent"
+stop_netwatch "final"
 check "SIGTERM: the helper and its agent are gone within 5 s (verify_interval 30s; took ${STOP_MS} ms)" test "$STOP_MS" -le 5000
 check_contains "SIGTERM: the agent ran the shutdown script (WATCH_NETWORK=$NET)" "WATCH_NETWORK=$NET" "$(cat "$WORK/marks/shutdown.env" 2>&1)"
 out=$(grep "agent did not stop" "$HELPER_LOG")
 check_eq "SIGTERM: the agent stopped by itself (no SIGKILL by the spawner)" "" "$out"
-agent_gone() { [ -n "$last_agent" ] && ! _tl_alive "$last_agent"; }   # a zombie awaiting PID 1 counts as gone
+agent_gone() { [ -n "$last_agent" ] && ! pid_alive "$last_agent"; }   # a zombie awaiting PID 1 counts as gone
 check "the agent is gone" wait_for 5 agent_gone
 
 finish

@@ -31,16 +31,10 @@ start_helper() {  # config file, log file
   setsid "$BIN/bulkhead-helper" --config "$1" >"$2" 2>&1 &
   helper_pid=$!
 }
-# This test's agent: the child of the spawner, which is the child of our helper.
-agent_pid() { agent_of "$helper_pid"; }
-wait_for() {  # seconds, command...: retry until it succeeds or time runs out
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done
-}
 dk() { local user=$1; shift; as_user "$user" docker -H "unix://$ROUTER" "$@"; }
 cleanup() {
   for u in alice bob; do as_user "$u" docker -H "unix:///run/user/$(uid_of "$u")/docker.sock" rm -f bh-it-exec bh-it-marker >/dev/null 2>&1; done
-  [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null
+  stop_helper
   jobs -p | xargs -r kill 2>/dev/null
   rm -rf "$WORK"
 }
@@ -171,11 +165,11 @@ inode_before=$(stat -c %i "$ROUTER")
 as_user alice sh -c "head -c 4294967296 /dev/zero | docker -H unix://$ROUTER exec -i bh-it-exec sh -c 'cat >/dev/null'" >/dev/null 2>&1 &
 transfer=$!
 sleep 3
-check "a 4 GiB transfer is under way when the agent is killed" kill -0 "$transfer"
+check "a 4 GiB transfer is under way when the agent is killed" pid_alive "$transfer"
 old_agent=$(agent_pid)
 kill -9 "$old_agent"
 wait "$transfer" 2>/dev/null
-check "the helper survives the agent's death" kill -0 "$helper_pid"
+check "the helper survives the agent's death" pid_alive "$helper_pid"
 new_agent() { local p; p=$(agent_pid); [ -n "$p" ] && [ "$p" != "$old_agent" ]; }
 check "a new agent starts" wait_for 20 new_agent
 check "the router serves again" wait_for 30 dk alice version
@@ -197,11 +191,11 @@ check "the rootful daemon's socket still works" docker -H "unix://$ROOTFUL" vers
 echo "== graceful stop"
 last_agent=$(agent_pid)
 kill -TERM "$helper_pid"
-wait_for 20 sh -c "! kill -0 $helper_pid 2>/dev/null"
+wait_gone 20 "$helper_pid"
 wait "$helper_pid"; code=$?
 helper_pid=
 check_eq "the helper exits 0 on SIGTERM" 0 "$code"
 check "the router socket is removed" test ! -e "$ROUTER"
-check "the agent is gone" sh -c "! kill -0 $last_agent 2>/dev/null"
+check "the agent is gone" wait_gone 0 "$last_agent"
 
 summary

@@ -32,10 +32,6 @@ chmod 755 "$W"
 HELPER_LOG=$W/helper.log
 helper_pid=; agent_sock_pid=; proxy_pid=
 
-wait_for() {  # seconds, command...: retry until it succeeds or time runs out
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done
-}
 # Docker CLI through a local socket, and straight to the rootful daemon; bounded.
 dk() { local sock=$1; shift; with_timeout 120 docker -H "unix://$sock" "$@"; }
 direct() { timeout 60 docker -H "unix://$ROOTFUL" "$@"; }
@@ -45,7 +41,6 @@ run_check() {
   out=$(with_timeout 60 "$BIN/bulkhead-agent" ssh check "$@" 2>&1); rc=$?
   out=$(printf '%s' "$out" | tr '\t' ' ' | tr -s ' ')
 }
-agent_pid() { agent_of "$helper_pid"; }
 accepted() { local n; n=$(grep -c "Accepted publickey for dockssh" "$RUN/sshd-$1.log" 2>/dev/null) || true; echo "${n:-0}"; }
 # Established TCP connections to 127.0.0.1:PORT (from any client).
 established_to() { ss -Htn state established "( dport = :$1 )" 2>/dev/null | wc -l; }
@@ -56,7 +51,7 @@ cleanup() {
   direct rm -f "${CONTAINERS[@]}" >/dev/null 2>&1
   direct rmi -f "$BUILD_TAG" >/dev/null 2>&1
   [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  [ -n "$helper_pid" ] && kill -TERM "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null
+  stop_helper
   [ -n "$agent_sock_pid" ] && kill -TERM "$agent_sock_pid" 2>/dev/null
   jobs -p | xargs -r kill 2>/dev/null
   "$SSHD_CTL" stop 2223 >/dev/null 2>&1
@@ -365,8 +360,8 @@ wait_for 10 grep -q tick "$W/kill.out"
 check "logs -f streams before the kill" grep -q tick "$W/kill.out"
 "$SSHD_CTL" kill 2222 >/dev/null
 t0=$SECONDS
-wait_for 30 sh -c "! kill -0 $lp 2>/dev/null"
-rc=0; if kill -0 "$lp" 2>/dev/null; then rc=hang; kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null; else wait "$lp" || rc=$?; fi
+wait_gone 30 "$lp"
+rc=0; if pid_alive "$lp"; then rc=hang; kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null; else wait "$lp" || rc=$?; fi
 said=$(grep -v '^tick$' "$W/kill.out" | tail -n 2 | tr '\n' ' ' | cut -c1-300)
 # Ended by itself within 30 s, and either a non-zero status or an error message.
 if [ "$rc" != hang ] && [ "$rc" != 124 ] && { [ "$rc" != 0 ] || [ -n "$said" ]; }; then
@@ -411,7 +406,7 @@ proxy_pid=$!
 if wait_for 20 test -S "$PX"; then
   check_eq "proxy (dial-stdio): run --rm echo" "hi" "$(dk "$PX" run --rm "$IMAGE" echo hi 2>&1)"
   kill -TERM "$proxy_pid"; rc=0
-  wait_for 15 sh -c "! kill -0 $proxy_pid 2>/dev/null"
+  wait_gone 15 "$proxy_pid"
   wait "$proxy_pid" || rc=$?
   check_eq "the proxy exits 0 on SIGTERM" 0 "$rc"
   check "the proxy removes its socket" test ! -e "$PX"
@@ -425,7 +420,8 @@ echo "== 11b. kill -9 of the agent: restarted by the helper, links converge"
 old_agent=$(agent_pid)
 kill -KILL "$old_agent"
 new_agent=
-for _ in $(seq 150); do new_agent=$(agent_pid); [ -n "$new_agent" ] && [ "$new_agent" != "$old_agent" ] && break; sleep 0.2; done
+new_agent_runs() { new_agent=$(agent_pid); [ -n "$new_agent" ] && [ "$new_agent" != "$old_agent" ]; }
+wait_for 30 new_agent_runs
 if [ -n "$new_agent" ] && [ "$new_agent" != "$old_agent" ]; then pass "a new agent runs (pid $old_agent -> $new_agent)"
 else fail "a new agent runs" "agent pid still [$new_agent]"; fi
 check "docker version through lab works again within 30 s" wait_for 30 docker -H "unix://$LAB" version
@@ -436,12 +432,12 @@ check_eq "exactly one established TCP connection to 2224 (none leaked, none doub
 echo "== 12. graceful stop of the helper"
 last_agent=$(agent_pid)
 kill -TERM "$helper_pid"
-wait_for 20 sh -c "! kill -0 $helper_pid 2>/dev/null"
+wait_gone 20 "$helper_pid"
 code=0; wait "$helper_pid" || code=$?
 helper_pid=
 check_eq "the helper exits 0 on SIGTERM" 0 "$code"
 check "the lab socket is removed" test ! -e "$LAB"
 check "every remote's socket is removed" test ! -e "$NOSL" -a ! -e "$FAN" -a ! -e "$BAD"
-[ -n "$last_agent" ] && check "the agent is gone" sh -c "! kill -0 $last_agent 2>/dev/null"
+[ -n "$last_agent" ] && check "the agent is gone" wait_gone 0 "$last_agent"
 
 summary

@@ -30,7 +30,8 @@ NSPAWN=; LEADER=; BOOTLOG=$ROOT.boot.log
 dk() { timeout 60 docker -H "unix://$ROOTFUL" "$@"; }
 # Run in the container (all namespaces of its PID 1), bounded.
 in_ct() { timeout --kill-after=5 60 nsenter -t "$LEADER" -a "$@"; }
-wait_for() { local deadline=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.3; done; }
+# shellcheck disable=SC2034  # read by wait_for (scripts/proc-lib.sh)
+WAIT_FOR_INTERVAL=0.3   # wait_for's poll interval (s) here
 
 boot() {
   systemd-nspawn -q -D "$ROOT" -b --register=no --keep-unit --private-network \
