@@ -13,6 +13,7 @@
 #   wait_for SECS CMD...    run CMD (quiet) until it succeeds, every $WAIT_FOR_INTERVAL
 #                           s (0.2); false once SECS have passed
 #   wait_sock SOCK [SECS]   wait_for a Unix socket (10 s); says so on stderr if none
+#   await_daemon NAME PID LOG SECS CHECK...  wait_for CHECK while PID lives; else die
 #   median / median_of STR  the median of the numbers on stdin / of STR's words (nan if
 #                           none): what the bench scripts report
 RUN_DIR=/run/bulkhead-test
@@ -96,6 +97,24 @@ median() {
 }
 # median_of "N N ..." — the median of the words of one string (nan if there is none).
 median_of() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
+
+# await_daemon NAME PID LOG SECS CHECK...: wait until CHECK succeeds (every
+# $WAIT_FOR_INTERVAL s); die with LOG's tail if PID exits first or SECS pass.
+await_daemon() {
+  local name=$1 pid=$2 logfile=$3 limit=$4; shift 4
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pid"; then
+      tail -n 25 "$logfile" >&2 || true
+      die "$name exited during start-up (log: $logfile)"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 25 "$logfile" >&2 || true
+      die "$name did not answer within ${limit}s (log: $logfile)"
+    fi
+    sleep "${WAIT_FOR_INTERVAL:-0.2}"
+  done
+}
 
 uid_of()    { id -u "$1"; }
 user_home() { getent passwd "$1" | cut -d: -f6; }

@@ -268,14 +268,12 @@ cmd_start() {
   rm -f "$pidf"
   printf '=== %s test-sshd.sh start %s (streamlocal %s)\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$port" "$streamlocal" >>"$lg"
   (close_inherited_fds; cd / && exec setsid "$SSHD" -D -f "$conf" -E "$lg" </dev/null >/dev/null 2>&1) &
-  local spid=$! deadline=$((SECONDS + START_TIMEOUT))
-  until [ -n "$(listeners "$port")" ] && [ -s "$pidf" ]; do
-    pid_alive "$spid" || { tail -n 15 "$lg" >&2; die "sshd on :$port exited during start-up (log $lg)"; }
-    [ "$SECONDS" -lt "$deadline" ] || { tail -n 15 "$lg" >&2; die "sshd on :$port not listening after ${START_TIMEOUT}s (log $lg)"; }
-    sleep 0.1
-  done
+  await_daemon "sshd on :$port" "$!" "$lg" "$START_TIMEOUT" sshd_ready "$port" "$pidf"
   log "sshd on 127.0.0.1:$port up (pid $(read_pid "$pidf"), streamlocal $streamlocal, log $lg)"
 }
+
+# sshd_ready PORT PIDFILE: it listens on PORT and has written its pid file.
+sshd_ready() { [ -n "$(listeners "$1")" ] && [ -s "$2" ]; }
 
 # stop_instance PORT SIGNAL(TERM|KILL)
 stop_instance() {

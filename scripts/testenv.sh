@@ -80,24 +80,10 @@ STOP_TIMEOUT=30   # graceful dockerd shutdown (it stops its containers: 10 s eac
 ORPHAN_GRACE=3    # leftovers (orphaned shims ignore SIGTERM while their container runs)
 
 # ---------------------------------------------------------------- helpers
-
-# await_daemon NAME PID LOG TIMEOUT CHECK...: wait until CHECK succeeds; die with the
-# log's tail if PID exits first or TIMEOUT seconds pass.
-await_daemon() {
-  local name=$1 pid=$2 logfile=$3 limit=$4; shift 4
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    if ! pid_alive "$pid"; then
-      tail -n 25 "$logfile" >&2 || true
-      die "$name exited during start-up (log: $logfile)"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 25 "$logfile" >&2 || true
-      die "$name did not answer within ${limit}s (log: $logfile)"
-    fi
-    sleep 0.5
-  done
-}
+# await_daemon polls every WAIT_FOR_INTERVAL s (scripts/proc-lib.sh); the checks here run
+# a docker/podman CLI each.
+# shellcheck disable=SC2034
+WAIT_FOR_INTERVAL=0.5
 
 # Processes in session SID.
 session_members() { ps -eo pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'; }
