@@ -77,16 +77,10 @@ start_recorder() {
   (close_inherited_fds; cd / && exec setsid "${pre[@]}" python3 "$RECORDER" --log "$logf" --user nobody "$@" \
       >"$out" 2>&1 </dev/null) &
   echo "$!" >"$pidfile"
-  local deadline=$((SECONDS + 30))  # python's start-up on a loaded 2-core machine
-  # pid_alive, not recorder_alive: until the subshell has exec'd (close_inherited_fds can be
-  # slow on a loaded machine), its command line is still this script's.
-  until grep -q '^ready' "$out" 2>/dev/null; do
-    if ! pid_alive "$(read_pid "$pidfile")" || [ "$SECONDS" -ge "$deadline" ]; then
-      cat "$out" >&2
-      die "recorder ($pidfile) did not start"
-    fi
-    sleep 0.1
-  done
+  # 30 s: python's start-up on a loaded 2-core machine. await_daemon checks pid_alive, not
+  # recorder_alive: until the subshell has exec'd (close_inherited_fds can be slow on a
+  # loaded machine), its command line is still this script's.
+  await_daemon "recorder ($pidfile)" "$!" "$out" 30 grep -q '^ready' "$out"
 }
 
 stop_recorder() {
