@@ -99,12 +99,6 @@ summary() {
   [ "$_TL_FAILED" -eq 0 ]
 }
 
-_tl_tree() {  # PID and all its descendants
-  local c
-  echo "$1"
-  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do _tl_tree "$c"; done
-}
-
 # External commands go through timeout(1); shell functions/builtins run in a
 # background subshell that is killed (with its descendants) when time is up.
 with_timeout() {
@@ -119,7 +113,7 @@ with_timeout() {
   deadline=$(( ${EPOCHREALTIME/./} + secs * 1000000 ))   # microseconds; integer SECS
   while pid_alive "$pid"; do
     if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
-      mapfile -t tree < <(_tl_tree "$pid")
+      mapfile -t tree < <(echo "$pid"; descendants "$pid")   # descendants: proc-lib.sh
       kill -TERM "${tree[@]}" 2>/dev/null
       for _ in 1 2 3 4 5 6 7 8 9 10; do pid_alive "${tree[@]}" || break; sleep 0.1; done
       kill -KILL "${tree[@]}" 2>/dev/null
