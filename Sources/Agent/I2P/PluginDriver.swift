@@ -2,10 +2,12 @@ import Config
 import Foundation
 import IPC
 import Logging
+import NIOPosix
+import Synchronization
 
 /// Docker's remote network driver API, one call at a time: decides, records under
 /// `state_dir`, asks the helper for links, and answers. Calls block on the helper
-/// (never on SAM or the Docker API), so they run off the event loops, one after another.
+/// (never on SAM or the Docker API), so they run on NIO's thread pool, one after another.
 final class PluginDriver: Sendable {
     /// What the rest of the service hears about (called after the answer is decided).
     struct Events: Sendable {
@@ -20,9 +22,9 @@ final class PluginDriver: Sendable {
 
     let subnets: [IPv4Subnet]
     let store: PluginStore
-    /// Every call, and every converge, runs here, one at a time: a converge never sees
+    /// Every call, and every converge, holds this, one at a time: a converge never sees
     /// an endpoint half made (it would remove the new link as a stray).
-    let queue = DispatchQueue(label: "bulkhead.i2p.plugin")
+    private let serial = Mutex(())
     let links: any I2PLinkControl
     let events: Events
     let logger: Logger
@@ -32,13 +34,16 @@ final class PluginDriver: Sendable {
     }
 
     /// The JSON answer to POST `path` with `body`; a refusal is {"Err": text}.
+    /// Blocks on the helper: call it off the event loops and the cooperative pool.
     func handle(_ path: String, body: [UInt8]) -> [UInt8] {
-        do {
-            let request = try PluginRequest(body)
-            return Self.json(try answer(path, request))
-        } catch {
-            logger.warning("refused", metadata: ["call": "\(path)", "reason": "\(error)"])
-            return Self.json(["Err": "bulkhead-i2p: \(error)"])
+        serial.withLock { _ in
+            do {
+                let request = try PluginRequest(body)
+                return Self.json(try answer(path, request))
+            } catch {
+                logger.warning("refused", metadata: ["call": "\(path)", "reason": "\(error)"])
+                return Self.json(["Err": "bulkhead-i2p: \(error)"])
+            }
         }
     }
 
@@ -198,17 +203,13 @@ final class PluginDriver: Sendable {
 
     // MARK: converge
 
-    /// The helper's links and rules made to match the endpoints on disk (on `queue`).
+    /// The helper's links and rules made to match the endpoints on disk (between calls).
     func converge() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            queue.async {
-                self.convergeNow()
-                done.resume()
-            }
-        }
+        // The helper's answers block: on NIO's thread pool, not the cooperative one.
+        try? await NIOThreadPool.singleton.runIfActive { self.serial.withLock { _ in self.convergeNow() } }
     }
 
-    /// One converge, on `queue`.
+    /// One converge, holding `serial`.
     private func convergeNow() {
         let endpoints = store.endpoints.compactMap(\.link)
         do {

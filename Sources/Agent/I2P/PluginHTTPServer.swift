@@ -1,23 +1,22 @@
-import Dispatch
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
 /// Serves the remote driver API on the plugin socket the helper bound. Each call runs
-/// on the driver's serial queue; an answer that takes too long becomes an error.
+/// on NIO's thread pool (the driver takes them one at a time); an answer that takes
+/// too long becomes an error.
 enum PluginHTTPServer {
     static let bodyLimit = 1 << 20
     /// dockerd's plugin client waits forever: never let it.
     static let answerDeadline: TimeAmount = .seconds(25)
 
     static func serve(listener fd: Int32, driver: PluginDriver, group: any EventLoopGroup) async throws -> any Channel {
-        let queue = driver.queue
         return try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(PluginHTTPHandler(driver: driver, queue: queue))
+                    try channel.pipeline.syncOperations.addHandler(PluginHTTPHandler(driver: driver))
                 }
             }
             .withBoundSocket(fd).get()
@@ -30,7 +29,6 @@ final class PluginHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let driver: PluginDriver
-    private let queue: DispatchQueue
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
@@ -39,7 +37,7 @@ final class PluginHTTPHandler: ChannelInboundHandler {
     private var calls = 0
     private var answered = true
 
-    init(driver: PluginDriver, queue: DispatchQueue) { self.driver = driver; self.queue = queue }
+    init(driver: PluginDriver) { self.driver = driver }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -71,14 +69,10 @@ final class PluginHTTPHandler: ChannelInboundHandler {
             let (handler, context) = bound.value
             handler.finish(call, context, head, PluginDriver.json(["Err": "bulkhead-i2p: \(path) took longer than 25 s; see the agent's log"]))
         }
-        let loop = context.eventLoop
-        queue.async {
-            let answer = driver.handle(path, body: body)
-            loop.execute {
-                deadline.cancel()
-                let (handler, context) = bound.value
-                handler.finish(call, context, head, answer)
-            }
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { driver.handle(path, body: body) }.whenSuccess { answer in
+            deadline.cancel()
+            let (handler, context) = bound.value
+            handler.finish(call, context, head, answer)
         }
     }
 
