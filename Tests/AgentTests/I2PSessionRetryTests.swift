@@ -58,8 +58,7 @@ final class I2PSessionRetryTests: I2PSessionManagerTestCase {
         options.sessionWait = .zero  // a connect while the session is down fails at once here
         let manager = I2PSessionManager(options: options, store: I2PKeyStore(stateDir: stateDir), group: group, logger: Logger(label: "retry-test"))
         snapshot = manager.snapshot
-        managers.append(manager)
-        return manager
+        return running(manager)
     }
 
     private var snapshot: () -> [I2PContainerStatus] = { [] }

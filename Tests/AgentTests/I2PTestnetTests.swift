@@ -102,8 +102,7 @@ final class I2PTestnetTests: I2PSessionManagerTestCase {
         let dir = stateDir + "/" + (bridge.ipAddress ?? "").split(separator: ".").last!
         mkdir(dir, 0o700)
         let manager = I2PSessionManager(options: options, store: I2PKeyStore(stateDir: dir), group: group, logger: logger)
-        managers.append(manager)
-        return manager
+        return running(manager)
     }
 
     /// The session's b32 once it is up (the outbound one for `port: nil`).

@@ -27,9 +27,10 @@ struct I2PAdmission: Sendable {
                     return
                 }
             } catch {
+                if Task.isCancelled { return }  // the service is stopping
                 logger.warning("cannot learn the container behind an endpoint yet", metadata: ["endpoint": "\(endpoint.id.prefix(12))", "error": "\(error)"])
             }
-            try? await Task.sleep(for: .milliseconds(500))
+            guard (try? await Task.sleep(for: .milliseconds(500))) != nil else { return }
             // Left (or deleted) in the meantime: nothing to do.
             guard store.endpoint(endpoint.id)?.joined == true else { return }
         }

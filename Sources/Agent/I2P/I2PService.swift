@@ -43,9 +43,10 @@ struct I2PService: Service {
         let runtime = RuntimeAPI(connect: { try helper.connectUpstream(ListenerName.i2p) }, group: group, logger: logger)
         let networkEvents = I2PNetworkEvents(runtime: runtime, store: store, admission: admission, logger: logger)
         let (changes, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (joins, join) = AsyncStream.makeStream(of: PluginEndpoint.self)
         let events = PluginDriver.Events(
             networksChanged: { signal.yield() },
-            joined: { endpoint in Task { await admission.joined(endpoint) } },
+            joined: { endpoint in join.yield(endpoint) },
             left: { endpoint in
                 if let identity = endpoint.identity { sessions.detach(container: identity) }
             })
@@ -79,6 +80,13 @@ struct I2PService: Service {
                 tasks.addTask {
                     for await _ in changes { await listeners.sync(Self.gateways(store2)) }
                 }
+                tasks.addTask {
+                    await withDiscardingTaskGroup { admissions in
+                        for await endpoint in joins { admissions.addTask { await admission.joined(endpoint) } }
+                    }
+                }
+                tasks.addTask { await sessions.run() }
+                tasks.addTask { await proxy.run() }
                 tasks.addTask { await networkEvents.run() }
                 tasks.addTask {
                     let interval = settings.convergeInterval.duration
@@ -101,7 +109,6 @@ struct I2PService: Service {
         signal.finish()
         try? await server.close()
         await listeners.closeAll()
-        for container in sessions.snapshot() { sessions.detach(container: container.container) }
         logger.notice("stopped")
     }
 

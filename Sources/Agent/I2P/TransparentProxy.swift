@@ -18,12 +18,27 @@ struct TransparentProxy: Sendable {
     let sessions: any I2PSessionDirectory
     let log: LogThrottle
     let logger: Logger
+    /// Accepted connections, from NIO's callback to `run`.
+    private let connections: AsyncStream<any Channel>
+    private let accept: AsyncStream<any Channel>.Continuation
+
+    init(pool: FakePool, store: PluginStore, sessions: any I2PSessionDirectory, log: LogThrottle, logger: Logger) {
+        self.pool = pool; self.store = store; self.sessions = sessions; self.log = log; self.logger = logger
+        (connections, accept) = AsyncStream.makeStream(of: (any Channel).self)
+    }
 
     struct Refusal: Error, CustomStringConvertible { var description: String }
 
     /// Called for each accepted connection (autoRead off, remote half-close allowed).
     func accepted(_ channel: any Channel) {
-        Task { await serve(channel) }
+        if case .terminated = accept.yield(channel) { channel.close(promise: nil) }
+    }
+
+    /// Sets up each accepted connection in a child task, until the calling task is cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { setups in
+            for await channel in connections { setups.addTask { await serve(channel) } }
+        }
     }
 
     private func serve(_ channel: any Channel) async {

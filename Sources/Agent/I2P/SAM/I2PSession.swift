@@ -22,7 +22,7 @@ final class I2PSession: Sendable {
     let role: I2PKeyStore.Role
     private let context: Context
     private let state: Mutex<(status: I2PContainerStatus.Session, id: String?)>
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let stopSignal = StopSignal()
 
     init(container: String, role: I2PKeyStore.Role, context: Context) {
         self.container = container; self.role = role; self.context = context
@@ -31,6 +31,8 @@ final class I2PSession: Sendable {
         } else {
             state = Mutex((I2PContainerStatus.Session(state: "starting"), nil))
         }
+        // A saved key already names the address: the status shows it while the session starts.
+        if let saved = try? context.store.load(container, role) { setAddress(saved.destination.b32) }
     }
 
     var status: I2PContainerStatus.Session { state.withLock { $0.status } }
@@ -40,20 +42,21 @@ final class I2PSession: Sendable {
 
     private var label: String { "\(container) \(role)" }
 
-    /// Starts the session's life in the background, first waiting until `notBefore`
+    /// The session's life, until `stop()` or cancellation, first waiting until `notBefore`
     /// (a key closed moments ago must not be reused at once).
-    func start(notBefore: ContinuousClock.Instant) {
-        task.withLock { $0 = Task { await self.run(notBefore: notBefore) } }
+    func live(notBefore: ContinuousClock.Instant) async {
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await self.run(notBefore: notBefore) }
+            race.addTask { await self.stopSignal.stopped() }
+            await race.next()
+            race.cancelAll()
+        }
     }
 
     /// Closes its sockets and ends its life; the key stays on disk.
-    func stop() {
-        task.withLock { $0?.cancel() }
-    }
+    func stop() { stopSignal.stop() }
 
     private func run(notBefore: ContinuousClock.Instant) async {
-        // A saved key already names the address: the status shows it while the session starts.
-        if let saved = try? context.store.load(container, role) { setAddress(saved.destination.b32) }
         try? await Task.sleep(until: notBefore)
         var delay = context.options.firstRetry
         while !Task.isCancelled {

@@ -5,8 +5,8 @@ import Synchronization
 
 /// The SAM side of the i2p service: per container one outbound session and one session
 /// per exposed TCP port (i2pd allows one acceptor per destination), each on its own
-/// control socket with its key kept under the container's name. Sessions come up in the
-/// background; `connect` uses the outbound one, waiting a bounded time for it to come up.
+/// control socket with its key kept under the container's name. Sessions come up in
+/// `run`'s children; `connect` uses the outbound one, waiting a bounded time for it to come up.
 final class I2PSessionManager: I2PSessionDirectory {
     private struct Container {
         var address: IPv4Address
@@ -23,6 +23,9 @@ final class I2PSessionManager: I2PSessionDirectory {
     /// When each key's session was last closed ("container/role"): reused no sooner than
     /// `options.firstRetry` later.
     private let closedAt = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Sessions made, and when each may start, for `run`.
+    private let made: AsyncStream<(I2PSession, notBefore: ContinuousClock.Instant)>
+    private let begin: AsyncStream<(I2PSession, notBefore: ContinuousClock.Instant)>.Continuation
 
     /// No session starts before this: an agent that was killed left its sessions to
     /// i2pd, which tears them down about 5 s after their sockets closed, and would take a
@@ -32,6 +35,15 @@ final class I2PSessionManager: I2PSessionDirectory {
     init(options: SAMSessionOptions, store: I2PKeyStore, group: any EventLoopGroup, logger: Logger) {
         self.options = options; self.store = store; self.group = group; self.logger = logger
         firstStart = .now + options.firstRetry
+        (made, begin) = AsyncStream.makeStream(of: (I2PSession, notBefore: ContinuousClock.Instant).self)
+    }
+
+    /// Lives every session in a child task until the calling task is cancelled; when it
+    /// returns, every session has closed its sockets.
+    func run() async {
+        await withDiscardingTaskGroup { lives in
+            for await (session, notBefore) in made { lives.addTask { await session.live(notBefore: notBefore) } }
+        }
     }
 
     func attach(container name: String, address: IPv4Address, ports: [UInt16]) {
@@ -117,7 +129,7 @@ final class I2PSessionManager: I2PSessionDirectory {
         return destination.base64
     }
 
-    /// A new session, started (after the key's cool-down, if it was closed moments ago).
+    /// A new session, handed to `run` (it starts after the key's cool-down, if it was closed moments ago).
     private func session(_ name: String, _ role: I2PKeyStore.Role) -> I2PSession {
         let target: @Sendable () -> SocketAddress?
         if case .service(let port) = role {
@@ -131,7 +143,7 @@ final class I2PSessionManager: I2PSessionDirectory {
         let session = I2PSession(container: name, role: role, context: .init(
             options: options, store: store, loop: group.next(), logger: logger, target: target))
         let notBefore = max(closedAt.withLock { $0["\(name)/\(role)"] }.map { $0 + options.firstRetry } ?? .now, firstStart)
-        session.start(notBefore: notBefore)
+        begin.yield((session, notBefore: notBefore))
         return session
     }
 
