@@ -46,27 +46,28 @@ struct RunAgent: AsyncParsableCommand {
             throw ExitCode(1)
         }
         AgentMetrics.bootstrap()
+        func context(_ name: String) -> ServiceContext { ServiceContext(helper: helper, group: group, logger: Logger(label: name)) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
         ]
         if let metrics = config.enabledMetrics {
-            services.append(.init(service: ObservabilityService(settings: metrics, helper: helper, group: group, logger: Logger(label: "metrics"))))
+            services.append(.init(service: ObservabilityService(settings: metrics, context: context("metrics"))))
         }
         if let router = config.enabledRouter {
-            services.append(.init(service: RouterService(config: router, helper: helper, group: group, logger: Logger(label: "router"))))
+            services.append(.init(service: RouterService(config: router, context: context("router"))))
         }
         if let audit = config.enabledAudit {
-            services.append(.init(service: AuditService(config: audit, helper: helper, group: group, logger: Logger(label: "audit"))))
+            services.append(.init(service: AuditService(config: audit, context: context("audit"))))
         }
         let remotes = config.enabledSSHRemotes
         if !remotes.isEmpty {
             services.append(.init(service: SSHService(remotes: remotes, helper: helper, group: group, logger: Logger(label: "ssh"))))
         }
         if let netwatch = config.enabledNetwatch, let scripts {
-            services.append(.init(service: NetwatchService(settings: netwatch, scripts: scripts, helper: helper, group: group, logger: Logger(label: "netwatch"))))
+            services.append(.init(service: NetwatchService(settings: netwatch, scripts: scripts, context: context("netwatch"))))
         }
         if let i2p = config.enabledI2P {
-            services.append(.init(service: I2PService(settings: i2p, helper: helper, group: group, logger: Logger(label: "i2p"))))
+            services.append(.init(service: I2PService(settings: i2p, context: context("i2p"))))
         }
         let names = [config.enabledRouter.map { _ in "router" }, config.enabledAudit.map { _ in "audit" }, remotes.isEmpty ? nil : "ssh",
                      config.enabledNetwatch.map { _ in "netwatch" }, config.enabledI2P.map { _ in "i2p" }]

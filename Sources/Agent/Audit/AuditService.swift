@@ -16,9 +16,7 @@ import Glibc
 /// helper), while logs/attach/exec output is scanned for secrets on the side.
 struct AuditService: ListeningService {
     let config: AuditSection
-    let helper: HelperClient
-    let group: any EventLoopGroup
-    let logger: Logger
+    let context: ServiceContext
 
     func run() async throws {
         let ruleSet = try RuleSet(rules: AuditRuleSelection.rules(

@@ -8,13 +8,11 @@ import ServiceLifecycle
 /// links converged from the state on disk, DNS and the transparent proxy on each
 /// gateway, containers checked and put on I2P after Join (and again on each `network
 /// connect` and periodically), and status.json kept current.
-struct I2PService: Service {
+struct I2PService: AgentService {
     static let statusEvery: Duration = .seconds(2)
 
     let settings: I2PSection
-    let helper: HelperClient
-    let group: any EventLoopGroup
-    let logger: Logger
+    let context: ServiceContext
 
     /// The sessions' check for /healthz: failing while any session is retrying (the SAM
     /// bridge is down or refuses), with the first reason; starting sessions do not fail it.

@@ -9,13 +9,11 @@ import ServiceLifecycle
 /// *when* to look. Events are subscribed to before the first listing, bursts are
 /// debounced, and a full pass runs at start, after every reconnect of the events
 /// stream, and every verify_interval (which also repairs a flush of the chains).
-struct NetwatchService: Service {
+struct NetwatchService: AgentService {
     let settings: NetwatchSection
     /// Started before the agent's seccomp filter (see NetwatchScripts).
     let scripts: NetwatchScripts
-    let helper: HelperClient
-    let group: any EventLoopGroup
-    let logger: Logger
+    let context: ServiceContext
 
     /// More changed containers than this in one debounce window: a full pass is cheaper.
     static let incrementalLimit = 32

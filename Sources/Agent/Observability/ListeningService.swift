@@ -2,9 +2,7 @@ import Logging
 import ServiceLifecycle
 
 /// A service of the agent that serves a listener the helper bound for it.
-protocol ListeningService: Service {
-    var logger: Logger { get }
-}
+protocol ListeningService: AgentService {}
 
 extension ListeningService {
     /// What each does once its listener serves: says so (on the status board as `name`'s

@@ -14,9 +14,7 @@ import Glibc
 /// listener and passes each accepted connection (`AcceptChannel`).
 struct ObservabilityService: ListeningService {
     let settings: MetricsSection
-    let helper: HelperClient
-    let group: any EventLoopGroup
-    let logger: Logger
+    let context: ServiceContext
     let board = StatusBoard.shared
 
     /// An idle keep-alive connection is closed after this long.

@@ -11,9 +11,7 @@ import Glibc
 /// `router.listen`) routed to each caller's rootless Docker socket.
 struct RouterService: ListeningService {
     let config: RouterSection
-    let helper: HelperClient
-    let group: any EventLoopGroup
-    let logger: Logger
+    let context: ServiceContext
 
     /// How long open connections may keep running after a stop is requested.
     static let drainSeconds = 10
