@@ -30,20 +30,20 @@ struct NetwatchPlanCommand: AsyncParsableCommand {
               bulkhead-agent netwatch plan -runtime-api /var/run/docker.sock -watch-network internal
             """)
 
-    @Option(name: [.customLong("config"), .customLong("config", withSingleDash: true)], help: ArgumentHelp("Bulkhead config file.", valueName: "file"))
+    @Option(name: .original("config"), help: ArgumentHelp("Bulkhead config file.", valueName: "file"))
     var config = "/etc/bulkhead/bulkhead.yaml"
 
-    @Option(name: [.customLong("runtime-api"), .customLong("runtime-api", withSingleDash: true)], help: "Docker/Podman API socket (default: auto-detect).")
+    @Option(name: .original("runtime-api"), help: "Docker/Podman API socket (default: auto-detect).")
     var runtimeAPI: String?
-    @Option(name: [.customLong("watch-network"), .customLong("watch-network", withSingleDash: true)], help: "Network to watch (default: bridge).")
+    @Option(name: .original("watch-network"), help: "Network to watch (default: bridge).")
     var watchNetwork: String?
-    @Option(name: [.customLong("watch-container-label"), .customLong("watch-container-label", withSingleDash: true)],
+    @Option(name: .original("watch-container-label"),
             help: "Label that must be true on containers (default: network.enable).")
     var watchContainerLabel: String?
-    @Option(name: [.customLong("iptables-mangle-mark-published-ports"), .customLong("iptables-mangle-mark-published-ports", withSingleDash: true)],
+    @Option(name: .original("iptables-mangle-mark-published-ports"),
             help: "Mark for replies from published ports (default: disabled).", transform: { try PacketMark(parsing: $0) })
     var mark: PacketMark?
-    @Option(name: [.customLong("iptables-dnat-ports-label"), .customLong("iptables-dnat-ports-label", withSingleDash: true)],
+    @Option(name: .original("iptables-dnat-ports-label"),
             help: "Label listing DNAT ports (default: network.dnat.ports).")
     var dnatPortsLabel: String?
 

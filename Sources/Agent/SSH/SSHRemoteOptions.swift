@@ -5,27 +5,27 @@ import Foundation
 /// Where `ssh proxy` and `ssh check` get their remotes: the flags of the original
 /// proxy (single dash, as it had them, or double dash), or remotes from a config file.
 struct SSHRemoteOptions: ParsableArguments {
-    @Option(name: [.customLong("config"), .customLong("config", withSingleDash: true)],
+    @Option(name: .original("config"),
             help: ArgumentHelp("A Bulkhead config file; its ssh.remotes are used (no -ssh-* flags then).", valueName: "file"))
     var config: String?
 
-    @Option(name: [.customLong("ssh-user"), .customLong("ssh-user", withSingleDash: true)], help: "User on the SSH server.")
+    @Option(name: .original("ssh-user"), help: "User on the SSH server.")
     var sshUser: String?
 
-    @Option(name: [.customLong("ssh-host"), .customLong("ssh-host", withSingleDash: true)], help: "HOST or HOST:PORT of the SSH server (IPv6 as [::1]:22).")
+    @Option(name: .original("ssh-host"), help: "HOST or HOST:PORT of the SSH server (IPv6 as [::1]:22).")
     var sshHost: String?
 
-    @Option(name: [.customLong("ssh-key"), .customLong("ssh-key", withSingleDash: true)],
+    @Option(name: .original("ssh-key"),
             help: ArgumentHelp("Private key, mode 0600 (Ed25519, ECDSA or RSA). Omit to use ssh-agent ($SSH_AUTH_SOCK).", valueName: "path"))
     var sshKey: String?
 
-    @Option(name: [.customLong("local-socket"), .customLong("local-socket", withSingleDash: true)], help: "The Docker socket to serve locally (default: /tmp/docker-proxy.sock).")
+    @Option(name: .original("local-socket"), help: "The Docker socket to serve locally (default: /tmp/docker-proxy.sock).")
     var localSocket: String?
 
-    @Option(name: [.customLong("remote-socket"), .customLong("remote-socket", withSingleDash: true)], help: "The Docker socket on the remote host.")
+    @Option(name: .original("remote-socket"), help: "The Docker socket on the remote host.")
     var remoteSocket: String = "/var/run/docker.sock"
 
-    @Option(name: [.customLong("timeout"), .customLong("timeout", withSingleDash: true)], help: "Connect and channel-open timeout, e.g. 10s.")
+    @Option(name: .original("timeout"), help: "Connect and channel-open timeout, e.g. 10s.")
     var timeout: String = "10s"
 
     @Option(help: ArgumentHelp("known_hosts file used for strict host-key checking.", valueName: "path"))
