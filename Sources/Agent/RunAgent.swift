@@ -47,8 +47,9 @@ struct RunAgent: AsyncParsableCommand {
         }
         AgentMetrics.bootstrap()
         func context(_ name: String) -> ServiceContext { ServiceContext(helper: helper, group: group, logger: Logger(label: name)) }
+        let shutdown = GroupShutdown()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: HelperLinkService(fd: ipcFD, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup)
+            .init(service: HelperLinkService(fd: ipcFD, shutdown: shutdown, logger: logger))
         ]
         if let metrics = config.enabledMetrics {
             services.append(.init(service: ObservabilityService(settings: metrics, context: context("metrics"))))
@@ -73,7 +74,7 @@ struct RunAgent: AsyncParsableCommand {
                      config.enabledNetwatch.map { _ in "netwatch" }, config.enabledI2P.map { _ in "i2p" }]
         for name in names.compactMap({ $0 }) + (config.enabledMetrics == nil ? [] : ["metrics"]) { StatusBoard.shared.expect(name) }
         logger.notice("started", metadata: ["version": "\(BulkheadVersion.line)", "uid": .stringConvertible(getuid()), "fd_limit": .stringConvertible(fdLimit), "services": "\(names.compactMap { $0 }.joined(separator: ","))"])
-        try await AgentServices.run(services, group: group, logger: logger)
+        try await AgentServices.run(services, shutdown: shutdown, group: group, logger: logger)
         logger.notice("stopped")
     }
 

@@ -4,10 +4,14 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Returns when the helper goes away (its end of the socketpair hangs up), which
-/// shuts the whole agent down gracefully: without the helper there is no boundary.
+/// Stops the agent when the helper goes away (its end of the socketpair hangs up):
+/// without the helper there is no boundary. It asks the group for a graceful shutdown
+/// and stays until its own turn, which comes last (it is the group's first service).
+/// So a helper that closes the link while the agent is already stopping (both were
+/// sent SIGTERM) does not make that shutdown fail.
 struct HelperLinkService: Service {
     let fd: Int32
+    let shutdown: GroupShutdown
     let logger: Logger
 
     func run() async {
@@ -22,11 +26,13 @@ struct HelperLinkService: Service {
             }
             thread.start()
         }
-        await cancelWhenGracefulShutdown {
-            for await _ in hangups {
-                logger.critical("helper link lost; stopping the agent")
-                return
-            }
+        let hungUp = await cancelWhenGracefulShutdown {
+            for await _ in hangups { return true }
+            return false
         }
+        guard hungUp else { return }
+        logger.critical("helper link lost; stopping the agent")
+        await shutdown.request()
+        try? await gracefulShutdown()
     }
 }
