@@ -6,12 +6,12 @@ import XCTest
 final class I2PAdmissionTests: XCTestCase {
     let network = PluginNetwork(id: "aa03915b08bd87077c2f9dcc4ce9485cf68d975ff4b5b1cb528711068dea1a83", pool: "10.231.8.0/24", gateway: "10.231.8.1")
 
-    func inspect(_ json: String) throws -> I2PDockerJSON.Inspect {
-        try JSONDecoder().decode(I2PDockerJSON.Inspect.self, from: Data(json.utf8))
+    func inspect(_ json: String) throws -> RuntimeJSON.Inspect {
+        try JSONDecoder().decode(RuntimeJSON.Inspect.self, from: Data(json.utf8))
     }
 
     func testAdmittedWithTheOperatorsIdentity() throws {
-        let image = try JSONDecoder().decode(I2PDockerJSON.Image.self, from: Data(I2PRecordedJSON.image.utf8))
+        let image = try JSONDecoder().decode(RuntimeJSON.Image.self, from: Data(I2PRecordedJSON.image.utf8))
         let verdict = I2PAdmissionPolicy.verdict(try inspect(I2PRecordedJSON.inspectAdmitted), imageLabels: image.config?.labels ?? [:], network: network)
         XCTAssertEqual(verdict, .admit(name: "i2prec-web", identity: "webid", note: nil))
     }
@@ -45,7 +45,7 @@ final class I2PAdmissionTests: XCTestCase {
     }
 
     func testTheListFindsTheEndpointsContainer() throws {
-        let list = try JSONDecoder().decode([I2PDockerJSON.Summary].self, from: Data(I2PRecordedJSON.containerList.utf8))
+        let list = try JSONDecoder().decode([RuntimeJSON.Summary].self, from: Data(I2PRecordedJSON.containerList.utf8))
         let endpoint = "35482b783651f31493e0dddc45e8b3ed9e6226e2572075132528e01df9697376"
         let found = list.filter { ($0.networkSettings?.networks ?? [:]).values.contains { $0.endpointID == endpoint } }
         XCTAssertEqual(found.count, 1)

@@ -60,17 +60,17 @@ struct I2PAdmission: Sendable {
 
     private func containerID(of endpoint: PluginEndpoint) async throws -> String? {
         let query = RuntimeAPI.filters(["network": [endpoint.network]])
-        let list = try await get([I2PDockerJSON.Summary].self, "/containers/json?all=1&filters=\(query)")
+        let list = try await get([RuntimeJSON.Summary].self, "/containers/json?all=1&filters=\(query)")
         return list.first { ($0.networkSettings?.networks ?? [:]).values.contains { $0.endpointID == endpoint.id } }?.id
     }
 
     private func admit(_ id: String, endpoint: PluginEndpoint) async throws {
         guard let network = store.network(endpoint.network), let address = IPv4Address(endpoint.address) else { return }
-        let container = try await get(I2PDockerJSON.Inspect.self, "/containers/\(id)/json")
+        let container = try await get(RuntimeJSON.Inspect.self, "/containers/\(id)/json")
         var imageLabels: [String: String]?
         if let image = container.image, (container.config?.labels ?? [:])[I2PAdmissionPolicy.identityLabel] != nil {
             let path = "/images/\(image.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? image)/json"
-            imageLabels = (try? await get(I2PDockerJSON.Image.self, path))?.config?.labels ?? nil
+            imageLabels = (try? await get(RuntimeJSON.Image.self, path))?.config?.labels ?? nil
         }
         switch I2PAdmissionPolicy.verdict(container, imageLabels: imageLabels, network: network) {
         case .stop(let name, let reason):

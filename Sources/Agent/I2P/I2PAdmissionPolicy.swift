@@ -13,7 +13,7 @@ enum I2PAdmissionPolicy {
         case stop(name: String, reason: String)
     }
 
-    static func verdict(_ container: I2PDockerJSON.Inspect, imageLabels: [String: String]?, network: PluginNetwork) -> Verdict {
+    static func verdict(_ container: RuntimeJSON.Inspect, imageLabels: [String: String]?, network: PluginNetwork) -> Verdict {
         let name = container.name.hasPrefix("/") ? String(container.name.dropFirst()) : container.name
         let others = (container.networkSettings?.networks ?? [:]).filter { $0.value.networkID != network.id }.keys.sorted()
         if !others.isEmpty {
