@@ -24,9 +24,8 @@
 # network this bench creates.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/proc-lib.sh
-source "$here/../scripts/proc-lib.sh"   # as_user, pid_alive, wait_for, wait_sock...
-ROOT=$(cd "$here/.." && pwd)
+# shellcheck source=Tests/integration/lib.sh
+source "$here/../Tests/integration/lib.sh"   # ROOT, write_i2p_config; from scripts/proc-lib.sh: pid_alive, wait_for...
 BIN=${BULKHEAD_BIN_DIR:-}
 SOCKS_ONLY=${BENCH_I2P_SOCKS_ONLY:-0}
 MIB=${BENCH_I2P_MIB:-64}
@@ -95,23 +94,7 @@ wait_for 120 sh -c "[ \"\$(curl -s --max-time 30 --socks5-hostname $SOCKS http:/
 
 if [ "$SOCKS_ONLY" != 1 ]; then
   [ ! -e "$PLUGIN_SOCK" ] || { log "$PLUGIN_SOCK exists: another i2p helper runs"; exit 1; }
-  cat >"$W/i2p.yaml" <<YAML
-router:
-  enabled: false
-i2p:
-  enabled: true
-  sam: $SAM1
-  subnets: [10.231.0.0/16]
-  inbound_length: 0
-  outbound_length: 0
-  inbound_quantity: 2
-  outbound_quantity: 2
-  state_dir: $STATE
-  converge_interval: 10s
-  plugin_socket: $PLUGIN_SOCK
-  docker_socket: $ROOTFUL
-YAML
-  chmod 644 "$W/i2p.yaml"
+  write_i2p_config "$W/i2p.yaml" "$SAM1" "$STATE" "$PLUGIN_SOCK" "$ROOTFUL" 2 10s
   setsid "$BIN/bulkhead-helper" --config "$W/i2p.yaml" >"$W/helper.log" 2>&1 &
   helper_pid=$!
   wait_for 30 test -S "$PLUGIN_SOCK" || { log "no plugin socket: $(tail -5 "$W/helper.log")"; exit 1; }

@@ -19,9 +19,8 @@
 # test builds it with scripts/build-deb.sh (~10 min for a first static build on 2 cores).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-REPO=$(cd "$here/../.." && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
+source "$here/lib.sh"   # also REPO, the checkout's root
+need_root
 t0=$SECONDS
 log() { printf '[deb_test] %s\n' "$*"; }
 

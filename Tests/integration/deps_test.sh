@@ -10,9 +10,8 @@
 # --build part is reported as SKIP, not as a failure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-REPO=$(cd "$here/../.." && pwd)
-[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
+source "$here/lib.sh"   # also REPO, the checkout's root
+need_root
 t0=$SECONDS
 
 W=$(mktemp -d /var/tmp/bulkhead-deps-test.XXXXXX)

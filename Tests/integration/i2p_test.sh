@@ -35,10 +35,9 @@
 # FORWARD, nat and raw PREROUTING (other rules in them are put back afterwards).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
+source "$here/lib.sh"   # also ROOT, the checkout's root
 
 BIN=${BULKHEAD_BIN_DIR:?set BULKHEAD_BIN_DIR to the build directory}
-ROOT=$(cd "$here/../.." && pwd)
 TESTNET=$ROOT/scripts/i2p-testnet.sh
 METRICS_PORT=19743
 # The agent's /healthz is 200 and names no failing service (the i2p sessions are up).
@@ -84,25 +83,7 @@ start_helper() {
 # agent_pid, stop_helper NAME (SIGTERM; the helper must exit 0): lib.sh.
 
 write_config() {
-  cat >"$WORK/i2p.yaml" <<YAML
-router:
-  enabled: false
-i2p:
-  enabled: true
-  sam: $SAM1
-  subnets: [10.231.0.0/16]
-  inbound_length: 0
-  outbound_length: 0
-  inbound_quantity: 1
-  outbound_quantity: 1
-  state_dir: $STATE
-  converge_interval: ${CONVERGE}s
-  plugin_socket: $PLUGIN_SOCK
-  docker_socket: $ROOTFUL
-metrics:
-  listen: 127.0.0.1:$METRICS_PORT
-YAML
-  chmod 644 "$WORK/i2p.yaml"
+  write_i2p_config "$WORK/i2p.yaml" "$SAM1" "$STATE" "$PLUGIN_SOCK" "$ROOTFUL" 1 "${CONVERGE}s" "127.0.0.1:$METRICS_PORT"
 }
 
 # ------------------------------------------------------------------ status
@@ -367,7 +348,7 @@ guard_exit
 
 # ------------------------------------------------------------------ preconditions
 echo "== preconditions"
-[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
+need_root
 precondition "rootful test dockerd answers ($ROOTFUL)" dk version
 precondition "the private I2P network is up ($TESTNET up)" with_timeout 300 "$TESTNET" up
 precondition "no BULKHEAD-I2P line before the test (no other i2p helper running)" test -z "$(owned_v4)$(owned_v6)"
@@ -525,13 +506,7 @@ restore_others "$WORK/before-flush6.rules" ip6tables
 after_fault "hand flush"
 
 echo "== 5e. restart the rootful test dockerd"
-dpid=$(tr -dc 0-9 <"$ROOTFUL_PIDFILE")
-kill -TERM "$dpid"
-dockerd_gone() { ! pid_alive "$dpid"; }
-check "the rootful dockerd stops" wait_for 90 dockerd_gone
-with_timeout 300 bash "$TESTENV" up >"$WORK/testenv-up.log" 2>&1
-check_eq "scripts/testenv.sh up restarts it" 0 $?
-check "the restarted dockerd answers" wait_for 30 dk version
+restart_test_dockerd "$ROOTFUL_PIDFILE" "$TESTENV" "$WORK/testenv-up.log" dk version
 check "the --restart always containers run again" wait_for 90 sh -c \
   "[ \$(timeout 20 docker -H unix://$ROOTFUL ps -q --filter label=$TAG=1 --filter status=running | wc -l) -eq 3 ]"
 after_fault "dockerd restart"

@@ -23,6 +23,17 @@
 #                                exited by itself, with status 0
 #   with_timeout SECS CMD...     run CMD (also a shell function) killed after SECS seconds;
 #                                exit status 124 on timeout
+#   need_root                    exit 2 ("run as root" on stderr) unless run as root
+#   restart_test_dockerd PIDFILE TESTENV LOG CMD...
+#                                SIGTERM to the rootful test dockerd (pid in PIDFILE), then
+#                                `TESTENV up` (output to LOG) starts it again; checks that it
+#                                stops, that the up succeeds and that CMD (`dk version`) answers
+#   write_i2p_config FILE SAM STATE_DIR PLUGIN_SOCK DOCKER_SOCK QUANTITY CONVERGE [METRICS]
+#                                the helper's config for the i2p plugin alone on the private
+#                                I2P network (scripts/i2p-testnet.sh): tunnels of length 0,
+#                                QUANTITY each way; with METRICS a metrics.listen; mode 644
+#
+# Variables: REPO, the checkout's root (ROOT: the same, the name some tests use).
 #
 # From scripts/proc-lib.sh (sourced here; the one copy shared with scripts/ and bench/):
 #   as_user USER CMD...          run CMD as USER (runuser) in a clean environment: HOME,
@@ -41,8 +52,11 @@
 #   keep_failed_logs DIR FILE... after a failure, copy FILEs to DIR for a post-mortem
 #   finish                       cleanup, then summary (the test's last line)
 
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034  # for the tests that source this
+ROOT=$REPO
 # shellcheck source=scripts/proc-lib.sh
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/proc-lib.sh"
+source "$REPO/scripts/proc-lib.sh"
 
 _TL_PASSED=0
 _TL_FAILED=0
@@ -126,6 +140,8 @@ with_timeout() {
   return "$rc"
 }
 
+need_root() { [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }; }
+
 agent_of() {
   local spawner
   spawner=$(pgrep -P "$1" -u bulkhead | head -1)
@@ -148,6 +164,41 @@ stop_helper() {
   STOP_MS=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
   helper_pid=
   [ -z "$name" ] || check_eq "$name: helper exits 0 on SIGTERM (took ${STOP_MS} ms)" 0 "$code"
+}
+
+restart_test_dockerd() {
+  local pidfile=$1 testenv=$2 uplog=$3; shift 3
+  local dpid rc=0
+  dpid=$(tr -dc 0-9 <"$pidfile")
+  kill -TERM "$dpid"
+  check "the rootful dockerd stops" wait_gone 90 "$dpid"   # a zombie (PID 1 reaps late) counts as gone
+  with_timeout 300 bash "$testenv" up >"$uplog" 2>&1 || rc=$?
+  check_eq "scripts/testenv.sh up restarts it" 0 "$rc"
+  check "the restarted dockerd answers" wait_for 30 "$@"
+}
+
+write_i2p_config() {
+  local file=$1 sam=$2 state=$3 plugin_sock=$4 docker_sock=$5 quantity=$6 converge=$7 metrics=${8:-}
+  {
+    cat <<YAML
+router:
+  enabled: false
+i2p:
+  enabled: true
+  sam: $sam
+  subnets: [10.231.0.0/16]
+  inbound_length: 0
+  outbound_length: 0
+  inbound_quantity: $quantity
+  outbound_quantity: $quantity
+  state_dir: $state
+  converge_interval: $converge
+  plugin_socket: $plugin_sock
+  docker_socket: $docker_sock
+YAML
+    [ -z "$metrics" ] || printf 'metrics:\n  listen: %s\n' "$metrics"
+  } >"$file"
+  chmod 644 "$file"
 }
 
 _TL_FINISHED=0

@@ -10,9 +10,8 @@
 # Needs: scripts/testenv.sh up. Run as root. Loopback only.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
+source "$here/lib.sh"   # also ROOT, the checkout's root
 BIN=${BULKHEAD_BIN_DIR:?set BULKHEAD_BIN_DIR to the build directory}
-ROOT=$(cd "$here/../.." && pwd)
 SSHD_CTL=$ROOT/scripts/test-sshd.sh
 TESTENV=$ROOT/scripts/testenv.sh
 RUN=/run/bulkhead-test

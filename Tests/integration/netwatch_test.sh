@@ -383,13 +383,7 @@ no_dupes "after kill -9 during churn: no duplicates"
 echo "== 4b. restart the rootful dockerd"
 foreign=$(dk ps --format '{{.Names}}' --filter "label!=$TAG=1" 2>/dev/null | paste -sd' ')
 [ -n "$foreign" ] && echo "note: the restart stops other containers of this daemon: $foreign"
-dpid=$(tr -dc 0-9 <"$ROOTFUL_PIDFILE")
-kill -TERM "$dpid"
-dockerd_gone() { ! pid_alive "$dpid"; }   # a zombie (PID 1 reaps late) counts as gone
-check "the rootful dockerd stops" wait_for 90 dockerd_gone
-with_timeout 300 bash "$TESTENV" up >"$WORK/testenv-up.log" 2>&1
-check_eq "scripts/testenv.sh up restarts it" 0 $?
-check "the restarted dockerd answers" wait_for 30 dk version
+restart_test_dockerd "$ROOTFUL_PIDFILE" "$TESTENV" "$WORK/testenv-up.log" dk version
 # --restart always brings the long-lived ones back (maybe with new addresses); the churn ones stay stopped.
 check "the --restart always containers are running again" wait_for 60 sh -c \
   "[ \$(docker -H unix://$ROOTFUL ps -q --filter label=$TAG=1 --filter name=$TAG-dnat --filter status=running | wc -l) -eq 1 ]"
