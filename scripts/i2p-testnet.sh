@@ -367,13 +367,7 @@ stop_routers() {
   fi
   if [ "${#pids[@]}" -gt 0 ]; then
     mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
-    log "stopping routers: pids ${pids[*]}"
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    if ! wait_gone "$STOP_GRACE" "${pids[@]}"; then
-      log "still running after ${STOP_GRACE}s; sending SIGKILL"
-      kill -KILL "${pids[@]}" 2>/dev/null || true
-      wait_gone 10 "${pids[@]}" || warn "some pids survived SIGKILL: ${pids[*]}"
-    fi
+    kill_pids routers "$STOP_GRACE" "${pids[@]}"
   fi
   for n in "${ROUTERS[@]}"; do rm -f "$(r_pidfile "$n")"; done
 }

@@ -10,6 +10,8 @@
 #   uid_of USER / user_home USER
 #   pid_alive PID...        true if one of the PIDs exists and is not a zombie
 #   wait_gone SECS PID...   true once none of the PIDs is alive (within SECS)
+#   kill_pids LABEL GRACE PID...  SIGTERM to the live PIDs, SIGKILL to what is left after
+#                           GRACE s (a log line for each; a warning if any survive)
 #   wait_for SECS CMD...    run CMD (quiet) until it succeeds, every $WAIT_FOR_INTERVAL
 #                           s (0.2); false once SECS have passed
 #   wait_sock SOCK [SECS]   wait_for a Unix socket (10 s); says so on stderr if none
@@ -73,6 +75,21 @@ wait_gone() {
     sleep 0.3
   done
   return 0
+}
+
+# kill_pids LABEL GRACE PID... — SIGTERM, wait up to GRACE s, then SIGKILL. By pid only.
+kill_pids() {
+  local label=$1 grace=$2; shift 2
+  local live=() p
+  for p in "$@"; do pid_alive "$p" && live+=("$p"); done
+  [ "${#live[@]}" -eq 0 ] && return 0
+  log "stopping $label: pids ${live[*]}"
+  kill -TERM "${live[@]}" 2>/dev/null || true
+  if ! wait_gone "$grace" "${live[@]}"; then
+    log "$label still running after ${grace}s; sending SIGKILL"
+    kill -KILL "${live[@]}" 2>/dev/null || true
+    wait_gone 10 "${live[@]}" || warn "$label: some pids survived SIGKILL: ${live[*]}"
+  fi
 }
 
 # wait_for SECS CMD... — run CMD (output discarded) until it succeeds; false once SECS

@@ -91,22 +91,8 @@ session_members() { ps -eo pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'; }
 # Processes whose real uid lies in [lo, hi).
 uid_range_members() { ps -eo pid=,ruid= | awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 < hi { print $1 }'; }
 
-# kill_pids LABEL GRACE PID... — SIGTERM, wait up to GRACE s, then SIGKILL. By pid only.
-kill_pids() {
-  local label=$1 grace=$2; shift 2
-  local live=() p
-  for p in "$@"; do pid_alive "$p" && live+=("$p"); done
-  [ "${#live[@]}" -eq 0 ] && return 0
-  log "stopping $label: pids ${live[*]}"
-  kill -TERM "${live[@]}" 2>/dev/null || true
-  if ! wait_gone "$grace" "${live[@]}"; then
-    log "$label still running after ${grace}s; sending SIGKILL"
-    kill -KILL "${live[@]}" 2>/dev/null || true
-    wait_gone 10 "${live[@]}" || warn "$label: some pids survived SIGKILL: ${live[*]}"
-  fi
-}
-
-# uid_of, user_home, as_user (a clean, minimal environment): scripts/proc-lib.sh.
+# kill_pids LABEL GRACE PID... (SIGTERM, then SIGKILL after GRACE s), uid_of, user_home,
+# as_user (a clean, minimal environment): scripts/proc-lib.sh.
 user_runtime() { echo "/run/user/$(uid_of "$1")"; }
 user_sock()    { echo "$(user_runtime "$1")/docker.sock"; }
 leader_pidfile() { echo "$RUN_DIR/rootless-$1.pid"; }
