@@ -99,6 +99,15 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
+def recv_to_eof(sock):
+    """Yields what sock receives (up to 64 KiB at a time) until the peer closes it."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        yield data
+
+
 def sam_connect(sam, timeout):
     s = socket.create_connection(sam, timeout=timeout)
     s.settimeout(timeout)
@@ -253,10 +262,7 @@ def echo_test(a, sessions, emit, err, left):
             s = echo.stream("ACCEPT", left())
             s.settimeout(left())
             seen["peer"] = read_line(s, limit=2048).split(" ")[0]
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
+            for data in recv_to_eof(s):
                 s.sendall(data)
             s.close()
         except Exception as e:  # noqa: BLE001
@@ -349,11 +355,7 @@ def socks_test(a, web, http_port, emit, err, left):
         emit("socks_first_byte_s", "%.2f" % (time.monotonic() - t0))
         chunks = [first]
         s.settimeout(left())
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            chunks.append(c)
+        chunks.extend(recv_to_eof(s))
         emit("socks_fetch_s", "%.2f" % (time.monotonic() - t0))
         s.close()
         resp = b"".join(chunks)
@@ -492,11 +494,7 @@ def fetch(a):
             raise SamError("EOF before the first byte")
         t1 = time.monotonic()
         chunks = [first]
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            chunks.append(c)
+        chunks.extend(recv_to_eof(s))
         s.close()
         return t1 - t0, time.monotonic() - t0, b"".join(chunks)
 
