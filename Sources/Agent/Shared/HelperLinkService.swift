@@ -1,8 +1,5 @@
 import Logging
 import ServiceLifecycle
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Stops the agent when the helper goes away (its end of the socketpair hangs up):
 /// without the helper there is no boundary. It asks the group for a graceful shutdown
@@ -15,19 +12,9 @@ struct HelperLinkService: Service {
     let logger: Logger
 
     func run() async {
-        let hangups = AsyncStream<Void> { continuation in
-            let fd = fd
-            let thread = BlockingThread {
-                // events = 0: only POLLHUP/POLLERR wake us; request traffic is untouched.
-                var pfd = pollfd(fd: fd, events: 0, revents: 0)
-                while poll(&pfd, 1, -1) < 0 && errno == EINTR {}
-                continuation.yield()
-                continuation.finish()
-            }
-            thread.start()
-        }
+        let hangUps = HangUpWatch.hangUps(of: fd)
         let hungUp = await cancelWhenGracefulShutdown {
-            for await _ in hangups { return true }
+            for await _ in hangUps { return true }
             return false
         }
         guard hungUp else { return }
