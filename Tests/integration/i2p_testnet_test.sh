@@ -27,7 +27,8 @@ SAM_PY=$here/i2p_sam.py
 NS=bh-i2p
 STATE=/var/lib/bulkhead-test/i2p
 WORK=$(mktemp -d /tmp/bulkhead-i2p-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# A failed run keeps the routers' logs and the scenario's output: the next `up` rewrites them.
+trap 'keep_failed_logs /tmp/bulkhead-i2p-testnet-test.failed /run/bulkhead-test/i2p-r[1-4].log "$WORK"/*; rm -rf "$WORK"' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 2; }
 now() { echo "${EPOCHREALTIME/./}"; }                      # microseconds
