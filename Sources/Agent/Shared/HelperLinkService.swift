@@ -18,7 +18,9 @@ struct HelperLinkService: Service {
             return false
         }
         guard hungUp else { return }
-        logger.critical("helper link lost; stopping the agent")
+        // On a planned stop the helper closes the link as it stops the agent, so this is
+        // not alarming in itself; the helper's log says why it went.
+        logger.notice("the helper closed its link; stopping the agent")
         await shutdown.request()
         try? await gracefulShutdown()
     }

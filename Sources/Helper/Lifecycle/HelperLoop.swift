@@ -181,13 +181,10 @@ final class HelperLoop {
         return status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
     }
 
-    /// The agent is stopped first (SIGTERM from its spawner) and its link closed after:
-    /// a link that closes under a running agent means the helper is gone, which the
-    /// agent reports as critical, and a planned stop is not that.
     private func shutdown(code: Int32) -> Int32 {
-        if case .spawner(let spawner, _, _) = source { spawner.stop(logger: logger) }
         agent?.close()
         agent = nil
+        if case .spawner(let spawner, _, _) = source { spawner.stop(logger: logger) }
         binder.closeAll()
         logger.notice("stopped")
         return code
