@@ -87,9 +87,10 @@ private struct SpawnerProcess {
             _exit(70)
         }
         // Terminal signals are the helper's to act on; it stops us by closing the channel.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGHUP, SIG_IGN)
+        // Blocked, not ignored: a forked agent starts with the spawner's signal state, and
+        // a SIGTERM that reaches it before it restores the defaults must stay pending until
+        // it unblocks them, not be discarded.
+        Self.setTerminalSignals(blocked: true)
         var agent: pid_t = 0
         while true {
             var pfd = pollfd(fd: channel.fd, events: Int16(POLLIN), revents: 0)
@@ -119,12 +120,20 @@ private struct SpawnerProcess {
         }
     }
 
+    private static func setTerminalSignals(blocked: Bool) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        sigprocmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nil)
+    }
+
     private func spawn(ipc: Int32) -> pid_t {
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
         let pid = fork()
         if pid == 0 {
             for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(sig, SIG_DFL) }
+            Self.setTerminalSignals(blocked: false)  // a stop sent since the fork is delivered here
             setsid()  // keep terminal signals away; the helper decides when the agent stops
             _ = bh_prctl(Int32(BH_PR_SET_PDEATHSIG), UInt(SIGTERM))
             if ipc == 3 { _ = fcntl(3, F_SETFD, 0) } else { dup2(ipc, 3) }
