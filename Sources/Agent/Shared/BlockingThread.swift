@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// A detached OS thread for the few blocking loops the agent has (accepting
-/// connections, watching the helper link), kept off the SwiftNIO event loops.
+/// A detached OS thread for the few blocking loops the agent has (libssh, the splice
+/// loops, the metrics accept loop, the audit scanner, the helper link's hang-up watch),
+/// kept off the SwiftNIO event loops.
 final class BlockingThread: @unchecked Sendable {
     private let body: @Sendable () -> Void
 

@@ -8,8 +8,6 @@ import Synchronization
 final class GroupShutdown: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
 
-    init() {}
-
     func attach(_ serviceGroup: ServiceGroup) {
         group.withLock { $0 = serviceGroup }
     }

@@ -4,8 +4,8 @@ import ServiceLifecycle
 /// Stops the agent when the helper goes away (its end of the socketpair hangs up):
 /// without the helper there is no boundary. It asks the group for a graceful shutdown
 /// and stays until its own turn, which comes last (it is the group's first service).
-/// So a helper that closes the link while the agent is already stopping (both were
-/// sent SIGTERM) does not make that shutdown fail.
+/// So a helper that closes the link as it has the agent stopped (its spawner sends
+/// SIGTERM) does not make that shutdown fail, whichever the agent sees first.
 struct HelperLinkService: Service {
     let fd: Int32
     let shutdown: GroupShutdown
