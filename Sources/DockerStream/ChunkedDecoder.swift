@@ -97,6 +97,19 @@ public struct ChunkedDecoder: Sendable {
         return .ok
     }
 
+    /// Chunk data that comes next, which `skipData` can pass over without its bytes.
+    public var dataRemaining: UInt64 { state == .data ? remaining : 0 }
+
+    /// Counts `count` (at most `dataRemaining`) bytes of chunk data as read, unseen:
+    /// for a relay that moves them without copying.
+    public mutating func skipData(_ count: UInt64) {
+        precondition(count <= dataRemaining, "skipping past the chunk's data")
+        remaining -= count
+        dataBytes &+= count
+        bytesConsumed += count
+        if remaining == 0 { state = .dataCR }
+    }
+
     /// Convenience for any byte collection; contiguous ones are not copied.
     public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes, emit: (UnsafeRawBufferPointer) -> Void) -> ParseStatus {
         if let status = bytes.withContiguousStorageIfAvailable({ feed(UnsafeRawBufferPointer($0), emit: emit) }) {

@@ -1,14 +1,12 @@
 import Config
 import Foundation
 import Logging
-import NIOCore
-import NIOEmbedded
 import XCTest
 @testable import Agent
 
 /// The audit proxy's API allow-list: the decisions, and the request tap that holds a
-/// request's head until it is decided (on an embedded channel standing in for the
-/// client connection; the real docker CLI is in Tests/integration/audit_test.sh).
+/// request's head until it is decided (on a real spliced connection whose client and
+/// daemon the test plays; the real docker CLI is in Tests/integration/audit_test.sh).
 final class APIAllowListTests: XCTestCase {
     private func policy(_ profile: AuditAPIProfile?, _ allow: [String: String] = [:]) throws -> APIPolicy {
         var section = AuditSection()
@@ -53,70 +51,53 @@ final class APIAllowListTests: XCTestCase {
         XCTAssertFalse(p.decide(method: "POST", target: "/v1.41/containers/create").allowed)
     }
 
-    // MARK: the tap
+    // MARK: the tap, on a real spliced connection
 
-    private func tap(_ allow: [String: String]) throws -> (EmbeddedChannel, ExchangeLog, String) {
-        let path = NSTemporaryDirectory() + "bulkhead-api-\(UUID().uuidString).jsonl"
-        let pipeline = AuditPipeline(ruleSet: .builtIn(), log: try AuditLogFile(path: path, logger: Logger(label: "test")), capacity: 16, policy: .block, logger: Logger(label: "test"))
-        let exchanges = ExchangeLog()
-        let gate = APIRefusal(policy: try policy(nil, allow), pipeline: pipeline, connection: 7, logger: Logger(label: "test"))
-        let channel = EmbeddedChannel(handler: RequestTap(exchanges: exchanges, gate: gate))
-        return (channel, exchanges, path)
-    }
-
-    private func forwarded(_ channel: EmbeddedChannel) throws -> String {
-        var out = ""
-        while var buffer = try channel.readInbound(as: ByteBuffer.self) { out += buffer.readString(length: buffer.readableBytes) ?? "" }
-        return out
-    }
+    private let readOnlyPing = ["GET": "/_ping"]
 
     func testAnAllowedRequestPassesByteForByteEvenWhenSplit() throws {
-        let (channel, _, _) = try tap(["GET": "/_ping", "POST": "/v1\\.41/containers/[^/]+/start"])
+        let relay = try TappedRelayHarness(allow: ["GET": "/_ping", "POST": "/v1\\.41/containers/[^/]+/start"])
         let first = "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"
         let second = "POST /v1.41/containers/web/start HTTP/1.1\r\nHost: docker\r\nContent-Length: 2\r\n\r\n{}"
         let all = first + second
         for piece in [String(all.prefix(10)), String(all.dropFirst(10).prefix(40)), String(all.dropFirst(50))] {
-            try channel.writeInbound(channel.allocator.buffer(string: piece))
+            relay.send(piece, from: relay.client)
+            usleep(50_000)
         }
-        XCTAssertEqual(try forwarded(channel), all)
-        XCTAssertNil(try channel.readOutbound(as: ByteBuffer.self), "nothing answered by the proxy")
+        XCTAssertEqual(relay.received(on: relay.upstream), all)
+        XCTAssertEqual(relay.received(on: relay.client), "", "nothing answered by the proxy")
     }
 
     func testARefusedRequestNeverReachesTheDaemonAndGets403() throws {
-        let (channel, _, path) = try tap(["GET": "/_ping"])
-        try channel.writeInbound(channel.allocator.buffer(string: "POST /v1.41/containers/create HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"))
-        XCTAssertEqual(try forwarded(channel), "")
-        var answer = try XCTUnwrap(try channel.readOutbound(as: ByteBuffer.self))
-        let text = answer.readString(length: answer.readableBytes) ?? ""
+        let relay = try TappedRelayHarness(allow: readOnlyPing)
+        relay.send("POST /v1.41/containers/create HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", from: relay.client)
+        let text = relay.received(on: relay.client)
         XCTAssertTrue(text.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), text)
         XCTAssertTrue(text.contains("\"message\":\"bulkhead audit proxy: POST /v1.41/containers/create is not in the allow-list"), text)
-        try channel.writeInbound(channel.allocator.buffer(string: "GET /_ping HTTP/1.1\r\n\r\n"))
-        XCTAssertEqual(try forwarded(channel), "", "nothing after a refusal goes on")
-        let deadline = Date().addingTimeInterval(10)
-        var log = ""
-        while Date() < deadline, !log.contains("api_refused") { usleep(20_000); log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        relay.send("GET /_ping HTTP/1.1\r\n\r\n", from: relay.client)
+        XCTAssertEqual(relay.received(on: relay.upstream), "", "nothing, before or after the refusal, goes on")
+        let log = relay.auditLog(containing: "api_refused")
         XCTAssertTrue(log.contains("\"event\":\"api_refused\""), log)
         XCTAssertTrue(log.contains("\"method\":\"POST\""), log)
+        XCTAssertNotNil(relay.done.wait(), "the connection closes (the client's side at the latest after the linger)")
     }
 
     func testARefusalWaitsForTheEarlierResponse() throws {
-        let (channel, exchanges, _) = try tap(["GET": "/_ping"])
-        try channel.writeInbound(channel.allocator.buffer(string: "GET /_ping HTTP/1.1\r\n\r\nDELETE /v1.41/images/x HTTP/1.1\r\n\r\n"))
-        XCTAssertEqual(try forwarded(channel), "GET /_ping HTTP/1.1\r\n\r\n", "the allowed request before it goes on")
-        XCTAssertNil(try channel.readOutbound(as: ByteBuffer.self), "no 403 while the first answer is owed")
-        exchanges.waiting.removeFirst()  // the response tap: the answer's head, then its end
-        exchanges.answering = true
-        exchanges.responseEnded()
-        channel.embeddedEventLoop.run()  // the 403 goes behind the earlier answer's last read
-        var answer = try XCTUnwrap(try channel.readOutbound(as: ByteBuffer.self))
-        XCTAssertTrue((answer.readString(length: answer.readableBytes) ?? "").hasPrefix("HTTP/1.1 403"))
+        let relay = try TappedRelayHarness(allow: readOnlyPing)
+        relay.send("GET /_ping HTTP/1.1\r\n\r\nDELETE /v1.41/images/x HTTP/1.1\r\n\r\n", from: relay.client)
+        XCTAssertEqual(relay.received(on: relay.upstream), "GET /_ping HTTP/1.1\r\n\r\n", "the allowed request before it goes on")
+        XCTAssertEqual(relay.received(on: relay.client), "", "no 403 while the first answer is owed")
+        let pong = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+        relay.send(pong, from: relay.upstream)
+        let text = relay.received(on: relay.client)
+        XCTAssertTrue(text.hasPrefix(pong + "HTTP/1.1 403"), "the 403 goes behind the earlier answer: \(text)")
     }
 
     func testGarbageIsRefusedWhenFiltering() throws {
-        let (channel, _, _) = try tap(["GET": ".*"])
-        try channel.writeInbound(channel.allocator.buffer(string: "NOT HTTP AT ALL\r\nno colon here\r\n\r\n"))
-        XCTAssertEqual(try forwarded(channel), "")
-        XCTAssertNotNil(try channel.readOutbound(as: ByteBuffer.self))
+        let relay = try TappedRelayHarness(allow: ["GET": ".*"])
+        relay.send("NOT HTTP AT ALL\r\nno colon here\r\n\r\n", from: relay.client)
+        XCTAssertTrue(relay.received(on: relay.client).hasPrefix("HTTP/1.1 403"))
+        XCTAssertEqual(relay.received(on: relay.upstream), "")
     }
 
     /// An exec start the daemon does not hijack (a 404, a detached exec) leaves the
@@ -126,42 +107,43 @@ final class APIAllowListTests: XCTestCase {
         let start = "POST /v1.41/exec/abc/start HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
         let smuggled = "DELETE /v1.41/images/app HTTP/1.1\r\n\r\n"
 
-        let (notHijacked, exchanges, _) = try tap(allow)
-        try notHijacked.writeInbound(notHijacked.allocator.buffer(string: start + smuggled))
-        XCTAssertEqual(try forwarded(notHijacked), start, "the bytes after the exec start wait")
-        exchanges.waiting.removeFirst()
-        exchanges.answering = true
-        exchanges.hijackAnswered?(false)  // e.g. 404 No such exec instance
-        XCTAssertEqual(try forwarded(notHijacked), "", "they were a request, and it is refused")
-        exchanges.responseEnded()
-        notHijacked.embeddedEventLoop.run()
-        var answer = try XCTUnwrap(try notHijacked.readOutbound(as: ByteBuffer.self))
-        XCTAssertTrue((answer.readString(length: answer.readableBytes) ?? "").contains("DELETE /v1.41/images/app is not in the allow-list"))
+        let notHijacked = try TappedRelayHarness(allow: allow)
+        notHijacked.send(start + smuggled, from: notHijacked.client)
+        XCTAssertEqual(notHijacked.received(on: notHijacked.upstream), start, "the bytes after the exec start wait")
+        let notFound = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"
+        notHijacked.send(notFound, from: notHijacked.upstream)
+        let answer = notHijacked.received(on: notHijacked.client)
+        XCTAssertTrue(answer.hasPrefix(notFound + "HTTP/1.1 403"), answer)
+        XCTAssertTrue(answer.contains("DELETE /v1.41/images/app is not in the allow-list"), "they were a request, and it is refused: \(answer)")
+        XCTAssertEqual(notHijacked.received(on: notHijacked.upstream), "")
 
-        let (hijacked, exchanges2, _) = try tap(allow)
-        try hijacked.writeInbound(hijacked.allocator.buffer(string: start + "stdin bytes"))
-        XCTAssertEqual(try forwarded(hijacked), start)
-        exchanges2.hijackAnswered?(true)
-        XCTAssertEqual(try forwarded(hijacked), "stdin bytes", "after a hijack they are the container's stdin")
-        try hijacked.writeInbound(hijacked.allocator.buffer(string: smuggled))
-        XCTAssertEqual(try forwarded(hijacked), smuggled, "and stay so")
+        let hijacked = try TappedRelayHarness(allow: allow)
+        hijacked.send(start + "stdin bytes", from: hijacked.client)
+        XCTAssertEqual(hijacked.received(on: hijacked.upstream), start)
+        hijacked.send("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", from: hijacked.upstream)
+        XCTAssertEqual(hijacked.received(on: hijacked.upstream), "stdin bytes", "after a hijack they are the container's stdin")
+        hijacked.send(smuggled, from: hijacked.client)
+        XCTAssertEqual(hijacked.received(on: hijacked.upstream), smuggled, "and stay so")
     }
 
-    /// A client that keeps sending while an exec start's answer is awaited is not read
-    /// past a bound: the proxy holds at most `maxHeld` (and a read) of it.
+    /// A client that keeps sending while an exec start's answer is awaited is not
+    /// read: what it sends waits in its own socket, and its writes stall.
     func testWhatWaitsForAHijackIsBounded() throws {
-        let (channel, exchanges, _) = try tap(["POST": "/v1\\.41/exec/[^/]+/start"])
-        let tap = try channel.pipeline.syncOperations.handler(type: RequestTap.self)
-        try channel.writeInbound(channel.allocator.buffer(string: "POST /v1.41/exec/abc/start HTTP/1.1\r\nContent-Length: 0\r\n\r\n"))
-        _ = try forwarded(channel)
-        let chunk = String(repeating: "x", count: 64 * 1024)
-        for _ in 0..<(RequestTap.maxHeld / chunk.count - 1) { try channel.writeInbound(channel.allocator.buffer(string: chunk)) }
-        XCTAssertFalse(tap.paused, "below the bound, reading goes on")
-        try channel.writeInbound(channel.allocator.buffer(string: chunk))
-        XCTAssertTrue(tap.paused, "at the bound, reading pauses (autoRead off)")
-        XCTAssertEqual(try forwarded(channel), "", "nothing goes on before the answer")
-        exchanges.hijackAnswered?(true)
-        XCTAssertEqual(try forwarded(channel).count, RequestTap.maxHeld, "then everything held goes on")
-        XCTAssertFalse(tap.paused, "and reading resumes")
+        let relay = try TappedRelayHarness(allow: ["POST": "/v1\\.41/exec/[^/]+/start"])
+        let start = "POST /v1.41/exec/abc/start HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        relay.send(start, from: relay.client)
+        XCTAssertEqual(relay.received(on: relay.upstream), start)
+        _ = fcntl(relay.client, F_SETFL, fcntl(relay.client, F_GETFL) | O_NONBLOCK)
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 65536)
+        var accepted = 0
+        while accepted < 64 << 20 {
+            let n = chunk.withUnsafeBytes { write(relay.client, $0.baseAddress, $0.count) }
+            guard n > 0 else { break }
+            accepted += n
+        }
+        XCTAssertLessThan(accepted, 8 << 20, "the writer stalls at the kernel's buffers")
+        XCTAssertEqual(relay.received(on: relay.upstream), "", "nothing goes on before the answer")
+        relay.send("HTTP/1.1 101 UPGRADED\r\n\r\n", from: relay.upstream)
+        XCTAssertEqual(relay.received(on: relay.upstream).utf8.count, accepted, "then everything sent goes on")
     }
 }

@@ -31,6 +31,28 @@ final class ChunkedDecoderTests: XCTestCase {
         XCTAssertEqual(result.status, .failed(ProtocolError(reason, at: offset)), file: file, line: line)
     }
 
+    /// A relay that moves chunk data without looking at it: skipped data counts as
+    /// read, the framing around it is still checked, and the end is found.
+    func testSkippedChunkDataKeepsTheFraming() {
+        var decoder = ChunkedDecoder()
+        var seen: [UInt8] = []
+        XCTAssertEqual(decoder.feed(Array("5\r\nhe".utf8)) { seen += $0 }, .ok)
+        XCTAssertEqual(decoder.dataRemaining, 3)
+        decoder.skipData(3)  // "llo", moved unseen
+        XCTAssertEqual(decoder.dataRemaining, 0)
+        XCTAssertEqual(decoder.feed(Array("\r\n3\r\n".utf8)) { seen += $0 }, .ok)
+        decoder.skipData(3)
+        XCTAssertEqual(decoder.feed(Array("\r\n0\r\n\r\nNEXT".utf8)) { seen += $0 }, .ended(unconsumed: 4))
+        XCTAssertEqual(String(decoding: seen, as: UTF8.self), "he")
+        XCTAssertEqual(decoder.dataBytes, 8)
+        XCTAssertEqual(decoder.bytesConsumed, UInt64("5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n".utf8.count))
+
+        var strict = ChunkedDecoder()
+        _ = strict.feed(Array("2\r\n".utf8)) { _ in }
+        strict.skipData(2)
+        guard case .failed = strict.feed(Array("XX".utf8), emit: { _ in }) else { return XCTFail("data not followed by CRLF is still an error") }
+    }
+
     func testSimpleChunks() {
         var (data, status, decoder) = decode("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
         XCTAssertEqual(data, "hello world")

@@ -1,5 +1,4 @@
 import Logging
-import NIOCore
 import LogSetup
 
 /// What the audit proxy does with a request outside its API allow-list: the request
@@ -9,41 +8,31 @@ import LogSetup
 /// `api_refused` event. The client may still be sending the request's body: closing at
 /// once would reset the connection under it (the docker CLI then reports a broken pipe,
 /// not the 403), so only the sending side closes, what the client still sends is read
-/// and dropped (at most `RequestTap.maxDiscarded`), and the connection closes when the
-/// client closes or after `linger`.
+/// and dropped (at most `SpliceDirection.maxDropped`), and the connection closes when
+/// the client closes or after `linger`.
 struct APIRefusal: Sendable {
     let policy: APIPolicy
     let pipeline: AuditPipeline
     let connection: UInt64
     let logger: Logger
 
-    func refuse(method: String, target: String, reason: String, exchanges: ExchangeLog, context: ChannelHandlerContext) {
+    func refuse(method: String, target: String, reason: String, exchanges: ExchangeLog) {
         let shownTarget = String(target.prefix(512))
         logger.warning("request refused by the API allow-list", metadata: [
             "method": "\(method)", "target": "\(shownTarget)", "reason": "\(reason)",
         ])
         AuditMetrics.apiRefusals(method: AuditMetrics.knownMethods.contains(method) ? method : "other").increment()
         _ = pipeline.submit(.apiRefused(connection: connection, method: method, target: shownTarget, reason: reason)) {}
-        let channel = context.channel
-        if exchanges.idle {
-            Self.answer(reason: reason, on: channel)
-        } else {
-            // Called while the response tap reads the earlier answer's end, before that
-            // read is relayed to the client: answer on the next tick, behind it.
-            exchanges.whenIdle = { channel.eventLoop.execute { Self.answer(reason: reason, on: channel) } }
-        }
+        exchanges.refusal = Self.answer(reason: reason)
     }
 
-    private static func answer(reason: String, on channel: any Channel) {
+    static func answer(reason: String) -> [UInt8] {
         let body = "{\"message\":\(JSONText.quote("bulkhead audit proxy: \(reason) (audit.profile / audit.allow)"))}\n"
         let response = "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
             + "Connection: close\r\n\r\n" + body
-        channel.writeAndFlush(channel.allocator.buffer(string: response)).whenComplete { _ in
-            channel.close(mode: .output, promise: nil)
-            channel.eventLoop.scheduleTask(in: Self.linger) { channel.close(promise: nil) }
-        }
+        return Array(response.utf8)
     }
 
     /// How long a refused connection is kept for the client to finish sending and read the 403.
-    static let linger: TimeAmount = .seconds(2)
+    static let linger: Duration = .seconds(2)
 }

@@ -28,20 +28,16 @@ struct AuditService: ListeningService {
         AuditMetrics.prepare()
         let containers = ContainerDirectory()
         let policy = try APIPolicy(config)
-        // The helper round trip blocks briefly: never on an event loop.
+        // The helper round trip blocks briefly: never on a splice loop.
         let connector = NIOThreadPool(numberOfThreads: 1)
         connector.start()
+        let splice = SpliceRelay(threads: SpliceRelay.defaultThreads, fallback: group, logger: logger)
 
-        let listener = try helper.bindUnixListener(ListenerName.audit)
-        let helper = self.helper, logger = self.logger
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { client in
-                AuditConnection.set(
-                    up: client, connector: connector, helper: helper, pipeline: pipeline, containers: containers, policy: policy, logger: logger)
-            }
-            .withBoundSocket(listener).get()
+        let listener = try helper.bindUnixListener(ListenerName.audit)  // already listening
+        let connections = AuditConnection(
+            helper: helper, connector: connector, splice: splice, group: group, pipeline: pipeline, containers: containers, policy: policy, logger: logger)
+        splice.accept(on: listener) { connections.start($0) }
+        let helper = self.helper
         StatusBoard.shared.facts("audit") { ["open_connections": .count(AuditConnection.open.load(ordering: .relaxed)), "queue_depth": .count(pipeline.depth)] }
         StatusBoard.shared.probe("audit") { AuditConnection.probeUpstream(helper: helper) }
         await serveUntilShutdown("audit", listening: [
@@ -49,15 +45,16 @@ struct AuditService: ListeningService {
             "rules": .stringConvertible(ruleSet.rules.count), "disabled_rules": "\(config.disabledRules.joined(separator: ","))",
             "api_filter": "\(policy?.summary ?? "none")", "baseline_fingerprints": .stringConvertible(baseline.count), "queue_full": "\(config.queueFull.rawValue)",
         ]) {
-            try? await server.close()
+            splice.stopAccepting()
+            close(listener)
             try? await connector.shutdownGracefully()
             return nil
         }
     }
 }
 
-/// Joins one client connection to a new upstream connection, with the taps.
-enum AuditConnection {
+/// Joins each client connection to a new upstream connection, with the taps.
+struct AuditConnection: Sendable {
     static let open = Atomic<Int>(0)
 
     /// Whether the upstream answers a connect, for /healthz; skipped while traffic
@@ -80,45 +77,48 @@ enum AuditConnection {
         }
     }
 
-    static func set(
-        up client: any Channel, connector: NIOThreadPool, helper: HelperClient, pipeline: AuditPipeline,
-        containers: ContainerDirectory, policy: APIPolicy?, logger: Logger
-    ) -> EventLoopFuture<Void> {
-        let loop = client.eventLoop
+    let helper: HelperClient
+    let connector: NIOThreadPool
+    let splice: SpliceRelay
+    let group: any EventLoopGroup
+    let pipeline: AuditPipeline
+    let containers: ContainerDirectory
+    let policy: APIPolicy?
+    let logger: Logger
+
+    /// Runs on the splice loop that accepted `client`; owns it from here on. The
+    /// upstream is connected by the helper on the connector thread, then the
+    /// connection is spliced with its taps.
+    func start(_ client: Int32) {
         let started = ContinuousClock.now
         let (logger, connection) = ConnectionID.tagged(logger)
-        return connector.runIfActive(eventLoop: loop) { try helper.connectUpstream(ListenerName.audit) }
-            .flatMap { upstreamFD in
-                reportUpstream(nil)
-                AuditMetrics.relay.connections("relayed").increment()
-                AuditMetrics.relay.active.increment()
-                open.add(1, ordering: .relaxed)
-                let exchanges = ExchangeLog()
-                let counter = RelayCounter { c in
-                    open.subtract(1, ordering: .relaxed)
-                    AuditMetrics.relay.active.decrement()
-                    AuditMetrics.relay.relayed(toDaemon: c.fromClient, toClient: c.toClient)
-                    logger.info("connection closed", metadata: Relay.Totals(fromClient: c.fromClient, toClient: c.toClient).metadata(since: started))
-                }
-                let clientRelay = RelayHandler(counter: counter, isClientSide: true)
-                let upstreamRelay = RelayHandler(counter: counter, isClientSide: false)
-                RelayHandler.join(clientRelay, upstreamRelay)
-                let upstreamHandlers = NIOLoopBound(
-                    [ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers, connection: connection), upstreamRelay] as [any ChannelHandler],
-                    eventLoop: loop)
-                let gate = policy.map { APIRefusal(policy: $0, pipeline: pipeline, connection: connection, logger: logger) }
-                let clientHandlers = NIOLoopBound(
-                    [RequestTap(exchanges: exchanges, gate: gate), clientRelay] as [any ChannelHandler], eventLoop: loop)
-                return Relay.bootstrap(on: loop, handlers: upstreamHandlers)
-                    .withConnectedSocket(upstreamFD)
-                    .flatMapThrowing { _ in try client.pipeline.syncOperations.addHandlers(clientHandlers.value) }
-            }
-            .flatMapError { error in
+        connector.submit { [self] _ in
+            let upstream: Int32
+            do {
+                upstream = try helper.connectUpstream(ListenerName.audit)
+            } catch {
                 logger.warning("upstream unavailable", metadata: ["error": "\(error)"])
                 AuditMetrics.relay.connections("upstream_unavailable").increment()
-                reportUpstream(error)
-                let message = error is Refusal ? "bulkhead audit: \((error as! Refusal).message)" : "bulkhead audit: the privileged helper is unavailable"
-                return client.writeAndFlush(client.allocator.buffer(string: HTTPErrorResponder.badGateway(message))).flatMap { client.close() }
+                Self.reportUpstream(error)
+                let message = (error as? Refusal).map { "bulkhead audit: \($0.message)" } ?? "bulkhead audit: the privileged helper is unavailable"
+                HTTPErrorResponder.respond(on: client, status: .badGateway, message: message, group: group)
+                return
             }
+            Self.reportUpstream(nil)
+            AuditMetrics.relay.connections("relayed").increment()
+            AuditMetrics.relay.active.increment()
+            Self.open.add(1, ordering: .relaxed)
+            let exchanges = ExchangeLog()
+            let gate = policy.map { APIRefusal(policy: $0, pipeline: pipeline, connection: connection, logger: logger) }
+            let taps = Relay.Taps(
+                request: RequestTap(exchanges: exchanges, gate: gate),
+                response: ResponseTap(exchanges: exchanges, pipeline: pipeline, containers: containers, connection: connection))
+            splice.start(client: client, upstream: upstream, taps: taps) { totals in
+                Self.open.subtract(1, ordering: .relaxed)
+                AuditMetrics.relay.active.decrement()
+                AuditMetrics.relay.relayed(toDaemon: totals.fromClient, toClient: totals.toClient)
+                logger.info("connection closed", metadata: totals.metadata(since: started))
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// The requests of one proxied connection whose responses have not begun, in
 /// order (HTTP/1.1 answers in order). Shared by the two taps of one connection,
-/// which run on the same event loop.
+/// which run on the same splice loop thread.
 final class ExchangeLog {
     struct Exchange {
         var endpoint: DockerEndpoint
@@ -13,8 +13,9 @@ final class ExchangeLog {
     var waiting: [Exchange] = []
     /// A response is being passed on (from its head to the end of its body).
     var answering = false
-    /// Called once when no response is owed or under way any more.
-    var whenIdle: (() -> Void)?
+    /// The answer to a refused request: goes to the client once no response is
+    /// owed or under way any more, and ends the connection.
+    var refusal: [UInt8]?
     /// With an allow-list: told whether the answer to an attach or exec start
     /// hijacked the connection (then called no more).
     var hijackAnswered: ((Bool) -> Void)?
@@ -22,12 +23,7 @@ final class ExchangeLog {
     var idle: Bool { waiting.isEmpty && !answering }
 
     /// The response tap finished a response.
-    func responseEnded() {
-        answering = false
-        guard idle, let call = whenIdle else { return }
-        whenIdle = nil
-        call()
-    }
+    func responseEnded() { answering = false }
 }
 
 /// What the proxy learns from responses passing through, so that events name the

@@ -58,6 +58,32 @@ struct HTTPMessageReader {
         }
     }
 
+    /// Body bytes that come next and may pass unread: the rest of a Content-Length
+    /// body, or of the current chunk's data (0 in a head or in chunked framing).
+    var skippable: UInt64 {
+        switch part {
+        case .head: 0
+        case .body(let remaining): remaining
+        case .chunked(let decoder): decoder.dataRemaining
+        }
+    }
+
+    /// Passes over `count` (1 up to `skippable`) body bytes without their content.
+    mutating func skip(_ count: Int) -> Step {
+        switch part {
+        case .head:
+            preconditionFailure("skipping bytes of a head")
+        case .body(let remaining):
+            guard UInt64(count) < remaining else { return bodyEnded(consumed: count) }
+            part = .body(remaining: remaining - UInt64(count))
+            return .bodyContinues
+        case .chunked(var decoder):
+            decoder.skipData(UInt64(count))
+            part = .chunked(decoder)
+            return .bodyContinues
+        }
+    }
+
     /// After a head: a body of `length` bytes (more than 0) follows.
     mutating func startBody(length: UInt64) { part = .body(remaining: length) }
 

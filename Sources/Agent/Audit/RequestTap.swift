@@ -1,18 +1,12 @@
-import Logging
-import NIOCore
-
 /// Watches client → daemon bytes and notes each request's endpoint. Without an API
-/// allow-list it passes every byte on at once, untouched. With one, nothing goes on
-/// before it is decided: a request's head is held until the allow-list has judged it
-/// (a refused request never reaches the daemon, see `APIRefusal`), and the bytes after
-/// an attach or exec start are held until the daemon's answer shows whether the
-/// connection was hijacked: if it was not (a 404, a detached exec), they are requests
-/// again and are checked like any other. After a hijack the rest is the container's
-/// stdin and is not parsed.
-final class RequestTap: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
+/// allow-list it lets every byte go on at once. With one, nothing goes on before it
+/// is decided: a request's head is held until the allow-list has judged it (a refused
+/// request never reaches the daemon, see `APIRefusal`), and the bytes after an attach
+/// or exec start are not read until the daemon's answer shows whether the connection
+/// was hijacked: if it was not (a 404, a detached exec), they are requests again and
+/// are checked like any other. After a hijack the rest is the container's stdin and
+/// moves unseen, as do request bodies.
+final class RequestTap: SpliceTap {
     private enum State {
         /// Requests: their heads, and bodies (`bodyOf` is the request whose body it is).
         case http
@@ -35,79 +29,54 @@ final class RequestTap: ChannelInboundHandler {
     private var state = State.http
     private var messages = HTTPMessageReader()
     private var bodyOf: DockerEndpoint?
-    /// With an allow-list: bytes read but not passed on yet, of which the first
-    /// `heldParsed` were parsed already (an undecided head).
-    private var held: ByteBuffer?
-    private var heldParsed = 0
-    private var refused = false
-    private var context: ChannelHandlerContext?
-    /// Reading paused: bytes held while a hijack's answer is awaited reached `maxHeld`.
-    private(set) var paused = false
-    /// What may wait for a hijack's answer before the client is not read any more.
-    static let maxHeld = 256 * 1024
-    /// What a refused client may still send (its request's body) before the connection closes.
-    static let maxDiscarded = 1 << 20
-    private var discarded = 0
+    private(set) var held = 0
+    private(set) var refused = false
+    var wake: (@Sendable () -> Void)?
 
     init(exchanges: ExchangeLog, gate: APIRefusal? = nil) { self.exchanges = exchanges; self.gate = gate }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard gate != nil else {
-            unwrapInboundIn(data).withUnsafeReadableBytes { _ = observe($0, policy: nil) }
-            context.fireChannelRead(data)
-            return
+    func see(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let gate else {
+            _ = observe(bytes, policy: nil)
+            return bytes.count
         }
-        guard !refused else {  // after a refusal nothing more goes to the daemon: read and dropped
-            discarded += unwrapInboundIn(data).readableBytes
-            if discarded > Self.maxDiscarded { context.close(promise: nil) }
-            return
-        }
-        var incoming = unwrapInboundIn(data)
-        if held == nil { held = context.channel.allocator.buffer(capacity: incoming.readableBytes) }
-        held!.writeBuffer(&incoming)
-        process(context)
-    }
-
-    /// Parses what is held past `heldParsed` and passes on what is decided.
-    private func process(_ context: ChannelHandlerContext) {
-        guard let gate, var pending = held else { return }
-        let start = heldParsed
-        let verdict = pending.withUnsafeReadableBytes { observe(UnsafeRawBufferPointer(rebasing: $0[start...]), policy: gate.policy) }
-        let (decided, consumed, refusal): (Int, Int, (method: String, target: String, reason: String)?) = switch verdict {
-        case .forward(let decided, let consumed): (decided, consumed, nil)
-        case .refuse(let after, let method, let target, let reason): (after, after, (method, target, reason))
-        }
-        if decided > 0, let slice = pending.readSlice(length: start + decided) {
-            context.fireChannelRead(wrapInboundOut(slice))
-            heldParsed = consumed - decided
-        } else {
-            heldParsed = start + consumed
-        }
-        pending.discardReadBytes()
-        held = pending.readableBytes > 0 ? pending : nil
-        if case .awaitingHijack = state, pending.readableBytes >= Self.maxHeld, !paused {
-            paused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        }
-        if let refusal {
+        switch observe(bytes, policy: gate.policy) {
+        case .forward(let decided, let consumed):
+            held = decided > 0 ? consumed - decided : held + consumed
+            return consumed
+        case .refuse(let after, let method, let target, let reason):
+            if after > 0 { held = 0 }  // what was held belonged to an allowed request
             refused = true
-            held = nil
-            gate.refuse(method: refusal.method, target: refusal.target, reason: refusal.reason, exchanges: exchanges, context: context)
+            gate.refuse(method: method, target: target, reason: reason, exchanges: exchanges)
+            return after
         }
     }
+
+    var skippable: Int {
+        switch state {
+        case .stdin: Int.max
+        case .awaitingHijack: 0
+        case .http: Int(clamping: messages.skippable)
+        }
+    }
+
+    func skipped(_ count: Int) {
+        guard case .http = state else { return }
+        if case .bodyEnded = messages.skip(count), let bodyOf { afterBody(bodyOf, gated: gate != nil) }
+    }
+
+    var waiting: Bool {
+        if case .awaitingHijack = state { true } else { false }
+    }
+
+    func lastWords() -> [UInt8]? { nil }
+    func woken() {}
+    func ended() {}
 
     /// The response tap saw the answer to an attach or exec start.
     private func hijackAnswered(_ hijacked: Bool) {
-        guard case .awaitingHijack = state, let context else { return }
+        guard case .awaitingHijack = state else { return }
         state = hijacked ? .stdin : .http
-        if !refused { process(context) }
-        if paused, !refused {
-            paused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        }
     }
 
     /// Parses `bytes`; with a policy, stops at the first refused request.

@@ -1,14 +1,9 @@
-import NIOCore
-
-/// Watches daemon → client bytes, passing every byte on untouched: finds each
+/// Watches daemon → client bytes, of which every one goes on untouched: finds each
 /// response's framing (Content-Length, chunked, until close, or a 101/hijacked
-/// stream) and feeds the bodies of logs/attach/exec responses to a StreamAuditor.
-/// If the audit queue is full under the `block` policy, it pauses reading from
-/// the daemon until the scanner catches up.
-final class ResponseTap: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
+/// stream) and feeds the bodies of logs/attach/exec responses to a StreamAuditor;
+/// other bodies move unseen. If the audit queue is full under the `block` policy,
+/// it stops reading from the daemon until the scanner catches up.
+final class ResponseTap: SpliceTap {
     private enum State {
         /// Responses: their heads and bodies.
         case http
@@ -27,27 +22,50 @@ final class ResponseTap: ChannelInboundHandler {
     /// An exec-create or inspect response body being collected (bounded) to learn an id.
     private var learning: (endpoint: DockerEndpoint, body: [UInt8])?
     static let maxLearnedBody = 256 * 1024
+    private(set) var waiting = false
+    var wake: (@Sendable () -> Void)?
 
     init(exchanges: ExchangeLog, pipeline: AuditPipeline, containers: ContainerDirectory, connection: UInt64) {
         self.exchanges = exchanges; self.pipeline = pipeline; self.containers = containers; self.connection = connection
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        unwrapInboundIn(data).withUnsafeReadableBytes { observe($0) }
+    func see(_ bytes: UnsafeRawBufferPointer) -> Int {
+        observe(bytes)
         if let auditor {
-            let channel = context.channel
-            let room = auditor.flush {
-                channel.eventLoop.execute { channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
-            }
-            if !room { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+            let wake = self.wake
+            if !auditor.flush(whenRoom: { wake?() }) { waiting = true }
         }
-        context.fireChannelRead(data)
+        return bytes.count
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        endBody()
-        context.fireChannelInactive()
+    /// Bodies nobody scans or learns from, and anything after a framing the tap
+    /// cannot follow (passed on, not parsed).
+    var skippable: Int {
+        guard auditor == nil, learning == nil else { return 0 }
+        switch state {
+        case .http: return Int(clamping: messages.skippable)
+        case .untilClose, .broken: return Int.max
+        }
     }
+
+    func skipped(_ count: Int) {
+        guard case .http = state else { return }
+        if case .bodyEnded = messages.skip(count) { endBody() }
+    }
+
+    var held: Int { 0 }
+    var refused: Bool { false }
+
+    /// A refused request's answer, once every earlier response was passed on.
+    func lastWords() -> [UInt8]? {
+        guard let answer = exchanges.refusal, exchanges.idle else { return nil }
+        exchanges.refusal = nil
+        return answer
+    }
+
+    func woken() { waiting = false }
+
+    func ended() { endBody() }
 
     private func observe(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes

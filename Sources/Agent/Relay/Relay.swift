@@ -19,6 +19,14 @@ enum Relay {
         }
     }
 
+    /// The audit proxy's watchers of a spliced connection's two directions. Made
+    /// on the thread that connects the upstream, then handed to a splice loop and
+    /// used only on its thread.
+    struct Taps: @unchecked Sendable {
+        let request: any SpliceTap
+        let response: any SpliceTap
+    }
+
     /// A client bootstrap for one side of a relay on `loop`, with `handlers`.
     static func bootstrap(on loop: any EventLoop, handlers: NIOLoopBound<[any ChannelHandler]>) -> ClientBootstrap {
         ClientBootstrap(group: loop)

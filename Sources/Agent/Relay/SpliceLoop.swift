@@ -7,9 +7,9 @@ import Glibc
 #endif
 
 /// One thread with an epoll set that moves the bytes of many spliced
-/// connections, and (for the router) accepts new ones itself. Level-triggered:
-/// after each wake-up a connection moves what it can, then registers for
-/// exactly the readiness it still waits for.
+/// connections, and accepts new ones itself. Level-triggered: after each
+/// wake-up a connection moves what it can, then registers for exactly the
+/// readiness it still waits for.
 ///
 /// Accepting here rather than on a thread of its own saves two thread wake-ups
 /// per new connection (accept thread, then hand-off): the relay starts on the
@@ -21,6 +21,7 @@ final class SpliceLoop: @unchecked Sendable {
         let client: Int32
         let upstream: Int32
         let pipes: ((Int32, Int32), (Int32, Int32))
+        let taps: Relay.Taps?
         let finished: @Sendable (Relay.Totals) -> Void
     }
 
@@ -32,12 +33,17 @@ final class SpliceLoop: @unchecked Sendable {
     private static let acceptPauseMilliseconds: Int32 = 100
 
     private let epoll: Int32
-    private let wake: Int32  // eventfd: new connections are waiting in the inbox
-    private let inbox = Mutex<[Handover]>([])
+    private let wake: Int32  // eventfd: new connections, or connections to serve, are in the inbox
+    private let inbox = Mutex<(handovers: [Handover], woken: [UInt64])>(([], []))
     private let thread = Atomic<UInt>(0)
     private let logger: Logger
     // The loop thread's own state (hence @unchecked Sendable).
     private var connections: [UInt64: SplicedConnection] = [:]
+    /// Connections with a linger deadline, checked on every wake-up (at least every `lingerCheckMilliseconds`).
+    private var lingering: Set<UInt64> = []
+    private static let lingerCheckMilliseconds: Int32 = 250
+    /// Where taps' peeks land (one loop thread, one buffer).
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     private var nextID: UInt64 = 1
     private let listener = Mutex<Listener?>(nil)
     private var acceptPaused = false
@@ -87,7 +93,17 @@ final class SpliceLoop: @unchecked Sendable {
             adoptNow(handover)
             return
         }
-        inbox.withLock { $0.append(handover) }
+        inbox.withLock { $0.handovers.append(handover) }
+        signal()
+    }
+
+    /// From any thread: serve connection `id` again (a tap waits no more).
+    private func serveAgain(_ id: UInt64) {
+        inbox.withLock { $0.woken.append(id) }
+        signal()
+    }
+
+    private func signal() {
         var one: UInt64 = 1
         _ = write(wake, &one, 8)
     }
@@ -97,13 +113,15 @@ final class SpliceLoop: @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: capacity)
         var events = [UInt32](repeating: 0, count: capacity)
         while true {
-            let ready = bh_epoll_wait(epoll, &tokens, &events, Int32(capacity), acceptPaused ? Self.acceptPauseMilliseconds : -1)
+            let timeout = acceptPaused ? Self.acceptPauseMilliseconds : lingering.isEmpty ? -1 : Self.lingerCheckMilliseconds
+            let ready = bh_epoll_wait(epoll, &tokens, &events, Int32(capacity), timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
                 logger.critical("splice loop: epoll_wait failed; its connections stop", metadata: ["errno": .stringConvertible(errno)])
                 return
             }
             if acceptPaused { resumeAccepting() }
+            for id in lingering { if let connection = connections[id] { service(id, connection) } }
             for i in 0..<Int(ready) {
                 switch tokens[i] {
                 case Self.wakeToken: adoptWaiting()
@@ -150,15 +168,24 @@ final class SpliceLoop: @unchecked Sendable {
     private func adoptWaiting() {
         var count: UInt64 = 0
         _ = read(wake, &count, 8)
-        for handover in inbox.withLock({ waiting in defer { waiting.removeAll() }; return waiting }) {
-            adoptNow(handover)
+        let (handovers, woken) = inbox.withLock { waiting in
+            defer { waiting = ([], []) }
+            return waiting
+        }
+        for handover in handovers { adoptNow(handover) }
+        for id in woken {
+            guard let connection = connections[id] else { continue }
+            connection.woken()
+            service(id, connection)
         }
     }
 
     private func adoptNow(_ handover: Handover) {
         let id = nextID
         nextID += 1
-        let connection = SplicedConnection(client: handover.client, upstream: handover.upstream, pipes: handover.pipes, finished: handover.finished)
+        let connection = SplicedConnection(
+            client: handover.client, upstream: handover.upstream, pipes: handover.pipes, taps: handover.taps, finished: handover.finished)
+        connection.setWake { [self] in serveAgain(id) }
         connections[id] = connection
         service(id, connection)
     }
@@ -167,7 +194,8 @@ final class SpliceLoop: @unchecked Sendable {
     /// either side (a reset, a write to a socket whose peer is gone) ends it.
     private func service(_ id: UInt64, _ connection: SplicedConnection) {
         do {
-            try connection.pump()
+            try connection.pump(scratch: scratch)
+            if connection.lingerUntil != nil { lingering.insert(id) }
             if connection.isDone {
                 end(id, connection)
                 return
@@ -188,6 +216,7 @@ final class SpliceLoop: @unchecked Sendable {
 
     private func end(_ id: UInt64, _ connection: SplicedConnection) {
         connections[id] = nil
+        lingering.remove(id)
         if connection.clientInterest != nil { _ = bh_epoll_control(epoll, 2, connection.client, 0, 0) }
         if connection.upstreamInterest != nil { _ = bh_epoll_control(epoll, 2, connection.upstream, 0, 0) }
         let totals = connection.totals

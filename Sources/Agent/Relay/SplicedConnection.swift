@@ -3,11 +3,12 @@ import CSplice
 import Glibc
 #endif
 
-/// A client socket and its upstream, joined by two `SpliceDirection`s.
-/// Used only on its loop's thread.
+/// A client socket and its upstream, joined by two `SpliceDirection`s (with the
+/// audit proxy's taps, if any). Used only on its loop's thread.
 final class SplicedConnection {
     private(set) var toUpstream: SpliceDirection
     private(set) var toClient: SpliceDirection
+    private let taps: [any SpliceTap]
     let finished: @Sendable (Relay.Totals) -> Void
     /// The epoll interest each socket is registered with now (nil: not registered).
     var clientInterest: UInt32?
@@ -16,20 +17,39 @@ final class SplicedConnection {
     /// Its buffered input is still delivered; nothing more can be written to it.
     private(set) var clientHungUp = false
     private(set) var upstreamHungUp = false
+    /// Once the client got a tap's last words (a refusal): when it is closed
+    /// even if the client keeps its side open.
+    private(set) var lingerUntil: ContinuousClock.Instant?
 
     var client: Int32 { toUpstream.source }
     var upstream: Int32 { toClient.source }
 
-    init(client: Int32, upstream: Int32, pipes: ((Int32, Int32), (Int32, Int32)), finished: @escaping @Sendable (Relay.Totals) -> Void) {
-        toUpstream = SpliceDirection(source: client, destination: upstream, pipe: pipes.0)
-        toClient = SpliceDirection(source: upstream, destination: client, pipe: pipes.1)
+    init(client: Int32, upstream: Int32, pipes: ((Int32, Int32), (Int32, Int32)), taps: Relay.Taps?,
+         finished: @escaping @Sendable (Relay.Totals) -> Void) {
+        toUpstream = SpliceDirection(source: client, destination: upstream, pipe: pipes.0, tap: taps?.request)
+        toClient = SpliceDirection(source: upstream, destination: client, pipe: pipes.1, tap: taps?.response)
+        self.taps = taps.map { [$0.request, $0.response] } ?? []
         self.finished = finished
     }
 
-    /// Moves what can move in both directions.
-    func pump() throws(SpliceDirection.Failure) {
-        try toUpstream.pump()
-        try toClient.pump()
+    /// Lets the taps ask (from any thread) for the connection to be served again.
+    func setWake(_ wake: @escaping @Sendable () -> Void) {
+        for tap in taps { tap.wake = wake }
+    }
+
+    func woken() {
+        for tap in taps { tap.woken() }
+    }
+
+    /// Moves what can move in both directions, until neither can (a tap's news,
+    /// such as a hijack's answer, may free the other direction).
+    func pump(scratch: UnsafeMutableRawBufferPointer) throws(SpliceDirection.Failure) {
+        while true {
+            let up = try toUpstream.pump(scratch: scratch)
+            let down = try toClient.pump(scratch: scratch)
+            if !up, !down { break }
+        }
+        if toClient.spokeLastWords, lingerUntil == nil { lingerUntil = .now + APIRefusal.linger }
     }
 
     func hungUp(upstream: Bool) {
@@ -38,9 +58,10 @@ final class SplicedConnection {
 
     /// Both directions finished; or a side hung up and everything it sent has
     /// been delivered (then the other side is closed, as a copying relay closes
-    /// the partner of a channel that went inactive).
+    /// the partner of a channel that went inactive); or its linger ran out.
     var isDone: Bool {
         (toUpstream.finished && toClient.finished) || (clientHungUp && toUpstream.finished) || (upstreamHungUp && toClient.finished)
+            || lingerUntil.map { $0 <= .now } ?? false
     }
 
     /// What each socket must be watched for; nil once it needs no watching:
@@ -59,6 +80,8 @@ final class SplicedConnection {
     var totals: Relay.Totals { Relay.Totals(fromClient: toUpstream.bytes, toClient: toClient.bytes) }
 
     func closeAll() {
+        toUpstream.endTap()
+        toClient.endTap()
         toUpstream.closePipe()
         toClient.closePipe()
         close(client)

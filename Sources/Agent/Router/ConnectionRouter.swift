@@ -28,14 +28,10 @@ final class ConnectionRouter: Sendable {
         self.helper = helper
         self.limiter = ConnectionLimiter(perUser: config.maxConnectionsPerUser, total: config.maxConnections)
         self.group = group
-        self.splice = SpliceRelay(threads: Self.spliceThreads, fallback: group, logger: logger)
+        self.splice = SpliceRelay(threads: SpliceRelay.defaultThreads, fallback: group, logger: logger)
         connector.start()
         self.logger = logger
     }
-
-    /// Threads that accept and move relayed bytes (in the kernel, with splice):
-    /// one per core, at most two, since sender and receiver need the cores too.
-    static let spliceThreads = min(2, System.coreCount)
 
     /// Accepts on `listener` (already listening) until `stopAccepting()`.
     func startAccepting(_ listener: Int32) {
