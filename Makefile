@@ -22,7 +22,8 @@ help:
 	@echo "make test    install all deps (+ test peers), start the test environment (dockerd, rootless daemons, podman, sshd), build the .deb, run all tests"
 	@echo "             (the i2p tests start a private I2P network, scripts/i2p-testnet.sh, and a leak canary,"
 	@echo "             scripts/i2p-canary.sh; make testenv-down stops all)"
-	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; ssh proxy vs docker's ssh://;"
+	@echo "make bench   router vs direct socket and socat; audit engine vs detect-secrets; audit proxy vs direct socket and a splice relay;"
+	@echo "             ssh proxy vs docker's ssh://;"
 	@echo "             netwatch: batched iptables-restore commits vs one iptables exec per rule (in throwaway netns);"
 	@echo "             i2p: 64 MiB and first byte, plugin container vs i2pd's SOCKS proxy on the private I2P network"
 	@echo "make install build and install binaries, the config (if missing) and the accounts"
@@ -124,6 +125,7 @@ bench: release testenv-up accounts
 	install -d -m 0755 $(STAGE) && install -m 0755 $(RELEASE_BIN)/bulkhead-helper $(RELEASE_BIN)/bulkhead-agent $(STAGE)/
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/router_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/audit_bench.sh
+	BULKHEAD_BIN_DIR=$(STAGE) bash bench/audit_proxy_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/ssh_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/netwatch_bench.sh
 	BULKHEAD_BIN_DIR=$(STAGE) bash bench/i2p_bench.sh

@@ -68,37 +68,3 @@ missed_by = lambda lines: sorted({labels[n] for n in positives if n not in lines
 print(f"formats with a line detect-secrets missed: {', '.join(missed_by(ds_lines)) or 'none'}")
 print(f"formats with a line trufflehog3 missed:    {', '.join(missed_by(th_lines)) or 'none'}")
 PY
-
-# docker logs of a container with a 1 GiB log: through the audit proxy vs the direct
-# socket (the rootful test dockerd), interleaved, median of 3.
-RUN=/run/bulkhead-test
-DIRECT=$RUN/rootful-docker.sock
-# The helper binds only in root-only directories (not /tmp): use one under /run.
-B=$RUN/audit-bench
-rm -rf "$B"; mkdir -p "$B/auditlog"; chown bulkhead "$B/auditlog"
-PROXY=$B/audit.sock
-cat >"$W/audit.yaml" <<YAML
-audit:
-  listen: $PROXY
-  upstream: $DIRECT
-  log_file: $B/auditlog/audit.jsonl
-YAML
-setsid "$BIN/bulkhead-helper" --config "$W/audit.yaml" >"$W/helper.log" 2>&1 &
-helper=$!
-trap 'kill -TERM $helper 2>/dev/null; wait $helper 2>/dev/null; docker -H unix://$DIRECT rm -f bh-bench-log >/dev/null 2>&1; rm -rf "$W" "$B"' EXIT
-wait_sock "$PROXY" || { cat "$B/../audit-bench-helper.log" "$W/helper.log" 2>/dev/null | tail -5; echo "audit proxy did not start" >&2; exit 1; }
-docker -H "unix://$DIRECT" rm -f bh-bench-log >/dev/null 2>&1 || true
-echo "writing a 1 GiB container log" >&2
-# 4 KiB lines: dockerd's json-file reader is per line, and short lines would measure only it.
-docker -H "unix://$DIRECT" run --name bh-bench-log bulkhead/busybox sh -c \
-  'line=$(head -c 3000 /dev/urandom | base64 | tr -d "\n" | head -c 4095); yes "$line" | head -c 1073741824' >/dev/null
-via() {  # socket -> MB/s of `docker logs` to /dev/null
-  local t0 t1
-  t0=$(date +%s.%N); timeout 300 docker -H "unix://$1" logs bh-bench-log >/dev/null || { echo "docker logs via $1 failed" >&2; exit 1; }; t1=$(date +%s.%N)
-  awk -v a="$t0" -v z="$t1" 'BEGIN {printf "%.1f", 1073741824 / (z - a) / 1e6}'
-}
-direct=(); proxied=()
-for _ in 1 2 3; do direct+=("$(via "$DIRECT")"); proxied+=("$(via "$PROXY")"); done
-dm=$(printf '%s\n' "${direct[@]}" | median); pm=$(printf '%s\n' "${proxied[@]}" | median)
-printf '%-34s %12s %15s %10s\n' "docker logs, 1 GiB log" "direct MB/s" "audit proxy MB/s" "ratio"
-awk -v d="$dm" -v p="$pm" 'BEGIN {printf "%-34s %12.1f %15.1f %9.2fx\n", "", d, p, p / d}'

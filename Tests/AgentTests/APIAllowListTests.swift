@@ -93,6 +93,18 @@ final class APIAllowListTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix(pong + "HTTP/1.1 403"), "the 403 goes behind the earlier answer: \(text)")
     }
 
+    /// The daemon may close right after its last answer: the 403 is owed all the same.
+    func testARefusalIsAnsweredWhenTheDaemonClosesAfterTheEarlierResponse() throws {
+        let relay = try TappedRelayHarness(allow: readOnlyPing)
+        relay.send("GET /_ping HTTP/1.1\r\n\r\nDELETE /v1.41/images/x HTTP/1.1\r\n\r\n", from: relay.client)
+        XCTAssertEqual(relay.received(on: relay.upstream), "GET /_ping HTTP/1.1\r\n\r\n")
+        let pong = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+        relay.send(pong, from: relay.upstream)
+        shutdown(relay.upstream, Int32(SHUT_WR))
+        let text = relay.received(on: relay.client)
+        XCTAssertTrue(text.hasPrefix(pong + "HTTP/1.1 403"), text)
+    }
+
     func testGarbageIsRefusedWhenFiltering() throws {
         let relay = try TappedRelayHarness(allow: ["GET": ".*"])
         relay.send("NOT HTTP AT ALL\r\nno colon here\r\n\r\n", from: relay.client)

@@ -71,7 +71,8 @@ struct SpliceDirection {
         var any = false
         while true {
             var moved = false
-            if tap != nil, !dropping, !endOfInput, lastWords == nil, takenAhead == 0, inPipe == 0, let words = tap!.lastWords() {
+            // Also after the source ended: the answer to a refused request is owed all the same.
+            if let tap, lastWords == nil, !finished, takenAhead == 0, inPipe == 0, let words = tap.lastWords() {
                 lastWords = words
                 endOfInput = true
             }
