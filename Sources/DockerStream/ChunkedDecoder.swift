@@ -97,6 +97,31 @@ public struct ChunkedDecoder: Sendable {
         return .ok
     }
 
+    /// Reads the framing only, and stops where chunk data begins: for a caller that
+    /// moves the data without looking at it (`skipData`). Returns how many of `bytes`
+    /// it consumed, and the status as `feed` gives it (`.ok`: it consumed them all,
+    /// or stopped at data, `dataRemaining` > 0).
+    public mutating func feedFraming(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, status: ParseStatus) {
+        if let error { return (0, .failed(error)) }
+        if state == .done { return (0, .ended(unconsumed: bytes.count)) }
+        var i = 0
+        while i < bytes.count, state != .data {
+            if let reason = step(bytes[i]) {
+                let failure = ProtocolError(reason, at: bytesConsumed + UInt64(i))
+                error = failure
+                bytesConsumed += UInt64(i)
+                return (i, .failed(failure))
+            }
+            i += 1
+            if state == .done {
+                bytesConsumed += UInt64(i)
+                return (i, .ended(unconsumed: bytes.count - i))
+            }
+        }
+        bytesConsumed += UInt64(i)
+        return (i, .ok)
+    }
+
     /// Chunk data that comes next, which `skipData` can pass over without its bytes.
     public var dataRemaining: UInt64 { state == .data ? remaining : 0 }
 

@@ -53,6 +53,25 @@ final class ChunkedDecoderTests: XCTestCase {
         guard case .failed = strict.feed(Array("XX".utf8), emit: { _ in }) else { return XCTFail("data not followed by CRLF is still an error") }
     }
 
+    /// Framing only: it stops where data begins, and finds the end after skipped data.
+    func testFeedFramingStopsAtData() {
+        var decoder = ChunkedDecoder()
+        let body = Array("5\r\nhello\r\n0\r\n\r\nNEXT".utf8)
+        let first = body.withUnsafeBytes { decoder.feedFraming($0) }
+        XCTAssertEqual(first.consumed, 3)
+        XCTAssertEqual(first.status, .ok)
+        XCTAssertEqual(decoder.dataRemaining, 5)
+        decoder.skipData(5)
+        let second = body[8...].withUnsafeBytes { decoder.feedFraming($0) }
+        XCTAssertEqual(second.consumed, 7)
+        XCTAssertEqual(second.status, .ended(unconsumed: 4))
+        XCTAssertTrue(decoder.isComplete)
+
+        var bad = ChunkedDecoder()
+        let status = Array("zz\r\n".utf8).withUnsafeBytes { bad.feedFraming($0) }.status
+        guard case .failed = status else { return XCTFail("a bad size line fails in framing mode too") }
+    }
+
     func testSimpleChunks() {
         var (data, status, decoder) = decode("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
         XCTAssertEqual(data, "hello world")

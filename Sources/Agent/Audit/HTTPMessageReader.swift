@@ -27,6 +27,9 @@ struct HTTPMessageReader {
         case bodyEnded(consumed: Int)
         /// A chunked body the proxy cannot frame.
         case invalidBody(String)
+        /// (`readFraming` only) body bytes that may pass unread come next, after
+        /// `consumed` of the given bytes (framing); see `skippable`.
+        case atSkippableData(consumed: Int)
     }
 
     /// Reads from the start of `bytes` (not empty) up to the next step; a body's bytes
@@ -52,6 +55,26 @@ struct HTTPMessageReader {
             part = .chunked(decoder)
             switch status {
             case .ok: return .bodyContinues
+            case .ended(let unconsumed): return bodyEnded(consumed: bytes.count - unconsumed)
+            case .failed(let error): return .invalidBody("\(error)")
+            }
+        }
+    }
+
+    /// As `read`, for a caller that does not want a body's content: it stops where
+    /// body bytes begin (a Content-Length body, chunk data), which the caller then
+    /// passes over with `skip`.
+    mutating func readFraming(_ bytes: UnsafeRawBufferPointer) -> Step {
+        switch part {
+        case .head:
+            return read(bytes)
+        case .body:
+            return .atSkippableData(consumed: 0)
+        case .chunked(var decoder):
+            let (consumed, status) = decoder.feedFraming(bytes)
+            part = .chunked(decoder)
+            switch status {
+            case .ok: return decoder.dataRemaining > 0 ? .atSkippableData(consumed: consumed) : .bodyContinues
             case .ended(let unconsumed): return bodyEnded(consumed: bytes.count - unconsumed)
             case .failed(let error): return .invalidBody("\(error)")
             }

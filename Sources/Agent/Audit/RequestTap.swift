@@ -37,8 +37,8 @@ final class RequestTap: SpliceTap {
 
     func see(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard let gate else {
-            _ = observe(bytes, policy: nil)
-            return bytes.count
+            guard case .forward(_, let consumed) = observe(bytes, policy: nil) else { return bytes.count }  // never refuses
+            return consumed
         }
         switch observe(bytes, policy: gate.policy) {
         case .forward(let decided, let consumed):
@@ -65,6 +65,9 @@ final class RequestTap: SpliceTap {
         if case .bodyEnded = messages.skip(count), let bodyOf { afterBody(bodyOf, gated: gate != nil) }
     }
 
+    /// Heads and chunk sizes are short; bodies move unseen.
+    var peekLimit: Int { 4096 }
+
     var waiting: Bool {
         if case .awaitingHijack = state { true } else { false }
     }
@@ -79,7 +82,8 @@ final class RequestTap: SpliceTap {
         state = hijacked ? .stdin : .http
     }
 
-    /// Parses `bytes`; with a policy, stops at the first refused request.
+    /// Parses `bytes`; stops where bytes that move unseen begin (a body, stdin)
+    /// and, with a policy, at the first refused request.
     private func observe(_ bytes: UnsafeRawBufferPointer, policy: APIPolicy?) -> Verdict {
         var rest = bytes
         var decided = 0  // bytes of this call that are decided (allowed)
@@ -88,11 +92,14 @@ final class RequestTap: SpliceTap {
             case .awaitingHijack:
                 return .forward(decided: decided, consumed: decided)
             case .stdin:
-                return .forward(decided: bytes.count, consumed: bytes.count)
+                return .forward(decided: decided, consumed: decided)
             case .http:
                 break
             }
-            switch messages.read(rest) {
+            switch messages.readFraming(rest) {
+            case .atSkippableData(let consumed):
+                decided = bytes.count - rest.count + consumed
+                return .forward(decided: decided, consumed: decided)
             case .headIncomplete:
                 return .forward(decided: decided, consumed: bytes.count)
             case .invalidHead(let why):

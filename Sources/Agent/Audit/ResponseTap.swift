@@ -30,23 +30,29 @@ final class ResponseTap: SpliceTap {
     }
 
     func see(_ bytes: UnsafeRawBufferPointer) -> Int {
-        observe(bytes)
+        let taken = observe(bytes)
         if let auditor {
             let wake = self.wake
             if !auditor.flush(whenRoom: { wake?() }) { waiting = true }
         }
-        return bytes.count
+        return taken
     }
+
+    /// A body's content is wanted: scanned, or read for an id.
+    private var watching: Bool { auditor != nil || learning != nil }
 
     /// Bodies nobody scans or learns from, and anything after a framing the tap
     /// cannot follow (passed on, not parsed).
     var skippable: Int {
-        guard auditor == nil, learning == nil else { return 0 }
         switch state {
-        case .http: return Int(clamping: messages.skippable)
-        case .untilClose, .broken: return Int.max
+        case .http: watching ? 0 : Int(clamping: messages.skippable)
+        case .untilClose: watching ? 0 : Int.max
+        case .broken: Int.max
         }
     }
+
+    /// Scanned streams in large reads; heads and chunk sizes are short.
+    var peekLimit: Int { watching ? Int.max : 4096 }
 
     func skipped(_ count: Int) {
         guard case .http = state else { return }
@@ -67,25 +73,30 @@ final class ResponseTap: SpliceTap {
 
     func ended() { endBody() }
 
-    private func observe(_ bytes: UnsafeRawBufferPointer) {
+    /// Follows `bytes`; returns how many it took: it stops where bytes that move
+    /// unseen begin.
+    private func observe(_ bytes: UnsafeRawBufferPointer) -> Int {
         var rest = bytes
         while !rest.isEmpty {
             switch state {
             case .untilClose:
+                guard watching else { return bytes.count - rest.count }
                 take(rest)
-                return
+                return bytes.count
             case .broken:
-                return
+                return bytes.count - rest.count
             case .http:
                 break
             }
-            switch messages.read(rest, take: take) {
+            switch watching ? messages.read(rest, take: take) : messages.readFraming(rest) {
             case .headIncomplete, .bodyContinues:
-                return
+                return bytes.count
+            case .atSkippableData(let consumed):
+                return bytes.count - rest.count + consumed
             case .invalidHead(let why), .invalidBody(let why):
                 state = .broken
                 auditor?.fail(why)
-                return
+                return bytes.count - rest.count
             case .head(let head, let consumed):
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
                 begin(head)
@@ -94,6 +105,7 @@ final class ResponseTap: SpliceTap {
                 endBody()
             }
         }
+        return bytes.count
     }
 
     private func begin(_ head: HTTPHead) {

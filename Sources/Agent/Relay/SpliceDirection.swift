@@ -152,7 +152,7 @@ struct SpliceDirection {
 
     /// Shows the tap the next bytes without taking them from the socket.
     private mutating func peek(scratch: UnsafeMutableRawBufferPointer, room: Int, tap: any SpliceTap) throws(Failure) -> Bool {
-        let n = recv(source, scratch.baseAddress, min(room, scratch.count), Int32(MSG_PEEK | MSG_DONTWAIT))
+        let n = recv(source, scratch.baseAddress, min(room, scratch.count, tap.peekLimit), Int32(MSG_PEEK | MSG_DONTWAIT))
         if n == 0 {
             inputEnded()
             return true

@@ -11,6 +11,9 @@ protocol SpliceTap: AnyObject {
     var skippable: Int { get }
     /// `count` (at most `skippable`) bytes moved unseen.
     func skipped(_ count: Int)
+    /// The most it wants to see at once (a peek is a copy: small where only
+    /// framing is read before bytes that move unseen).
+    var peekLimit: Int { get }
     /// Of the bytes taken, how many at the end may not be delivered yet (a head
     /// not yet judged by the allow-list).
     var held: Int { get }

@@ -41,13 +41,14 @@ final class SplicedConnection {
         for tap in taps { tap.woken() }
     }
 
-    /// Moves what can move in both directions, until neither can (a tap's news,
-    /// such as a hijack's answer, may free the other direction).
+    /// Moves what can move in both directions. With taps, again until neither
+    /// can: a tap's news (a hijack's answer, a refusal) may free the other
+    /// direction. Without, once: each direction already moved all it could.
     func pump(scratch: UnsafeMutableRawBufferPointer) throws(SpliceDirection.Failure) {
         while true {
             let up = try toUpstream.pump(scratch: scratch)
             let down = try toClient.pump(scratch: scratch)
-            if !up, !down { break }
+            if taps.isEmpty || (!up && !down) { break }
         }
         if toClient.spokeLastWords, lingerUntil == nil { lingerUntil = .now + APIRefusal.linger }
     }
