@@ -111,30 +111,27 @@ struct SpliceDirection {
         }
     }
 
-    /// Moves input into the pipe: bytes the tap took, bytes it lets pass unseen,
-    /// or (after peeking them for the tap) the next ones.
+    /// Moves input into the pipe: bytes the tap took and the bytes it lets pass
+    /// unseen after them (one splice: a chunk's size line and its data), or
+    /// (after peeking them for the tap) the next ones.
     private mutating func fill(scratch: UnsafeMutableRawBufferPointer) throws(Failure) -> Bool {
         let room = capacity - inPipe
         var want = room
         if let tap, !dropping {
-            if takenAhead > 0 {
-                want = min(room, takenAhead)
-            } else if tap.skippable > 0 {
-                want = min(room, tap.skippable)
-            } else {
-                return try peek(scratch: scratch, room: room, tap: tap)
-            }
+            let unseen = tap.skippable
+            guard takenAhead > 0 || unseen > 0 else { return try peek(scratch: scratch, room: room, tap: tap) }
+            want = min(room, takenAhead + min(unseen, room))
         }
         let n = bh_splice(source, pipeWrite, want)
         if n > 0 {
             inPipe += n; bytes += n
             if inPipe == capacity { grow() }
             if let tap, !dropping {
-                if takenAhead > 0 {
-                    takenAhead -= n
-                } else {
-                    releasable += n
-                    tap.skipped(n)
+                let fromTaken = min(n, takenAhead)
+                takenAhead -= fromTaken
+                if n > fromTaken {
+                    releasable += n - fromTaken
+                    tap.skipped(n - fromTaken)
                 }
             } else if dropping, tap != nil {
                 dropped += n
