@@ -72,10 +72,6 @@ final class RequestTap: SpliceTap {
         if case .awaitingHijack = state { true } else { false }
     }
 
-    func lastWords() -> [UInt8]? { nil }
-    func woken() {}
-    func ended() {}
-
     /// The response tap saw the answer to an attach or exec start.
     private func hijackAnswered(_ hijacked: Bool) {
         guard case .awaitingHijack = state else { return }

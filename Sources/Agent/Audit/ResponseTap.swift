@@ -59,9 +59,6 @@ final class ResponseTap: SpliceTap {
         if case .bodyEnded = messages.skip(count) { endBody() }
     }
 
-    var held: Int { 0 }
-    var refused: Bool { false }
-
     /// A refused request's answer, once every earlier response was passed on.
     func lastWords() -> [UInt8]? {
         guard let answer = exchanges.refusal, exchanges.idle else { return nil }

@@ -34,3 +34,12 @@ protocol SpliceTap: AnyObject {
     /// The direction's input ended, or the connection closed.
     func ended()
 }
+
+/// What a tap that never holds, refuses or waits on another thread has to say.
+extension SpliceTap {
+    var held: Int { 0 }
+    var refused: Bool { false }
+    func lastWords() -> [UInt8]? { nil }
+    func woken() {}
+    func ended() {}
+}
